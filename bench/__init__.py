@@ -1,0 +1,1 @@
+"""`make bench`: backfill against a moto server behind a latency proxy, beside the original serial loop."""

@@ -1,0 +1,1 @@
+"""CDK constructs and the stack for glacierable (the runtime code lives in lambda_src/)."""

@@ -1,0 +1,148 @@
+"""The restore fan-out: a planner queues batches of keys; workers issue their RestoreObject requests."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.powertools import PowertoolsFunction
+
+RESTORE_HANDLER = "glacierable.handlers.restore.handler"
+WORKER_HANDLER = "glacierable.handlers.restore_worker.handler"
+
+REQUESTS_PER_SECOND_PER_THREAD = 10
+"""One blocking RestoreObject call takes ~100 ms, so one worker thread sends about ten a second."""
+WORKER_THREADS = 16
+WORKER_MAX_CONCURRENCY = 4
+# 4 workers x 16 threads x ~10 requests/s = ~640 restore requests/s: a third of S3's 1,000/s stays free for
+# other restores in the account (the CLI's local mode, a second stack), and botocore's standard retries
+# absorb any SlowDown when threads run faster than estimated. A 100,000-volume restore still takes ~3 minutes.
+WORKER_BATCH_SIZE = 5
+"""Messages per invocation; each holds up to 200 keys, so ~1,000 requests: ~6 s at 16 threads."""
+WORKER_TIMEOUT = Duration.minutes(5)
+VISIBILITY_TIMEOUT = Duration.minutes(6 * 5)
+"""Six times the worker's timeout (AWS guidance): a batch being worked on is not given to another worker."""
+MAX_RECEIVE_COUNT = 5
+DLQ_RETENTION = Duration.days(14)
+
+PLANNER_TIMEOUT = Duration.minutes(15)
+PLANNER_MEMORY_MB = 1024
+"""A 100,000-object listing and its plan fit with room, and the CPU share comes with the memory."""
+PLANNER_HEAD_CONCURRENCY = 32
+"""HEAD requests at once where a listing lacks restore states (S3 allows 5,500 GET/HEAD/s per prefix)."""
+WORKER_MEMORY_MB = 1024
+"""Signing and parsing 160 requests/s keeps about half a vCPU busy; Lambda grants CPU by memory."""
+
+
+def _nag_bucket_arn(bucket: s3.IBucket) -> str:
+    """The bucket's ARN as cdk-nag renders it in finding IDs."""
+    if isinstance(bucket, s3.Bucket):
+        cfn_bucket = bucket.node.default_child
+        if not isinstance(cfn_bucket, s3.CfnBucket):
+            raise TypeError(f"expected the bucket's CfnBucket, got {cfn_bucket!r}")
+        return f"<{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn>"
+    return f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}"
+
+
+class RestoreFanOut(Construct):
+    """A planner invoked on demand, a queue of key batches, workers restoring them within S3's rate limit."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id_: str,
+        *,
+        bucket: s3.IBucket,
+        prefix: str,
+        code: lambda_.Code,
+        layer: lambda_.ILayerVersion,
+    ) -> None:
+        super().__init__(scope, id_)
+        objects = bucket.arn_for_objects(f"{prefix}*")
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=VISIBILITY_TIMEOUT,
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
+            ),
+        )
+
+        self.function = PowertoolsFunction(
+            self,
+            "Function",
+            code=code,
+            layer=layer,
+            handler=RESTORE_HANDLER,
+            service="glacierable-restore",
+            description=f"Plans a duplicity restore from s3://{bucket.bucket_name}/{prefix} and queues it",
+            timeout=PLANNER_TIMEOUT,
+            memory_size=PLANNER_MEMORY_MB,
+            environment={
+                "BUCKET": bucket.bucket_name,
+                "PREFIX": prefix,
+                "RESTORE_QUEUE_URL": self.queue.queue_url,
+                "CONCURRENCY": str(PLANNER_HEAD_CONCURRENCY),
+            },
+        )
+        # The operator invokes it and reads the answer; a silent retry of an asynchronous call would only
+        # queue the same keys again.
+        self.function.configure_async_invoke(retry_attempts=0)
+        list_conditions = {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions=list_conditions
+            )
+        )
+        # HeadObject, where a listing lacks restore states, is authorized by s3:GetObject.
+        self.function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        self.queue.grant_send_messages(self.function)
+
+        self.worker = PowertoolsFunction(
+            self,
+            "Worker",
+            code=code,
+            layer=layer,
+            handler=WORKER_HANDLER,
+            service="glacierable-restore-worker",
+            description=f"Requests restores of queued keys in s3://{bucket.bucket_name}/{prefix}",
+            timeout=WORKER_TIMEOUT,
+            memory_size=WORKER_MEMORY_MB,
+            environment={"RESTORE_QUEUE_URL": self.queue.queue_url, "CONCURRENCY": str(WORKER_THREADS)},
+        )
+        self.worker.add_to_role_policy(iam.PolicyStatement(actions=["s3:RestoreObject"], resources=[objects]))
+        # Failed keys go back to the queue as a new, delayed message.
+        self.queue.grant_send_messages(self.worker)
+        self.worker.add_event_source(
+            event_sources.SqsEventSource(
+                self.queue,
+                batch_size=WORKER_BATCH_SIZE,
+                max_concurrency=WORKER_MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+
+        for function, reason in (
+            (self.function, "Reads objects under the configured prefix to check restore states"),
+            (self.worker, "Restores objects under the configured prefix"),
+        ):
+            Validations.of(function).acknowledge(
+                Acknowledgment(
+                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_bucket_arn(bucket)}/{prefix}*]",
+                    reason=f"{reason}: duplicity's keys are not known until a restore is planned.",
+                )
+            )

@@ -1,0 +1,324 @@
+"""Tag every existing object under a prefix, concurrently: `glacierable backfill` and the reconcile Lambda."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable import TAG_KEY
+from glacierable.classify import Decision, classify
+from glacierable.tagging import Action, TagResult, tag_object
+from glacierable.tags import MAX_TAGS
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import ObjectTypeDef
+
+MAX_CONCURRENCY = 512
+DEFAULT_CONCURRENCY = 32
+# Work queued beyond the running tasks: enough that a worker never waits for the main thread,
+# few enough that a bucket of millions never sits in memory.
+_QUEUED_PER_WORKER = 2
+# Listing pages fetched ahead of the tagging.
+_PAGES_AHEAD = 2
+_PAGE_SIZE = 1000  # S3's maximum
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class Failure(NamedTuple):
+    """An object that could not be tagged, and why."""
+
+    key: str
+    error: str
+
+
+class BackfillError(RuntimeError):
+    """The listing itself failed (no such bucket, access denied, no endpoint): the run is incomplete."""
+
+    def __init__(self, message: str, summary: BackfillSummary) -> None:
+        super().__init__(message)
+        self.summary = summary
+
+
+@dataclass
+class BackfillSummary:
+    """What a backfill saw and did; `ok` is False when any object could not be tagged."""
+
+    bucket: str
+    prefix: str = ""
+    dry_run: bool = False
+    listed: int = 0
+    skipped: int = 0  # listed, but last modified before `modified_since`
+    actions: dict[Action, int] = field(default_factory=lambda: dict.fromkeys(Action, 0))
+    decisions: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
+    tagged_by_decision: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
+    failed: list[Failure] = field(default_factory=list)
+    elapsed: float = 0.0
+
+    @property
+    def processed(self) -> int:
+        """Objects classified (dry run) or sent to the tagger, including failures."""
+        return self.listed - self.skipped
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view, for `--json` and structured logs."""
+        return {
+            "bucket": self.bucket,
+            "prefix": self.prefix,
+            "dry_run": self.dry_run,
+            "listed": self.listed,
+            "skipped": self.skipped,
+            "processed": self.processed,
+            "actions": {action.value: count for action, count in self.actions.items()},
+            "glacierable": {"true": self.decisions[True], "false": self.decisions[False]},
+            "tagged": {"true": self.tagged_by_decision[True], "false": self.tagged_by_decision[False]},
+            "failed_count": len(self.failed),
+            "failed": [{"key": f.key, "error": f.error} for f in self.failed],
+            "elapsed_seconds": round(self.elapsed, 3),
+            "ok": self.ok,
+        }
+
+    def record(self, outcome: TagResult | Decision) -> None:
+        """Count one object's outcome; an object left untagged becomes a failure."""
+        if isinstance(outcome, Decision):  # dry run: classified, nothing written
+            self.decisions[outcome.glacierable] += 1
+            return
+        self.actions[outcome.action] += 1
+        if outcome.action is Action.TOO_MANY_TAGS:
+            # Untagged means it stays in Standard forever: the operator must free a tag slot.
+            self.failed.append(
+                Failure(
+                    outcome.key,
+                    f"already has {MAX_TAGS} tags and no {TAG_KEY!r} tag: remove one and rerun",
+                )
+            )
+        elif outcome.action is not Action.GONE:
+            self.decisions[outcome.glacierable] += 1
+            if outcome.action is Action.TAGGED:
+                self.tagged_by_decision[outcome.glacierable] += 1
+
+
+def backfill(
+    client: S3Client,
+    bucket: str,
+    *,
+    prefix: str = "",
+    archive_unknown: bool = False,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    dry_run: bool = False,
+    modified_since: datetime | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> BackfillSummary:
+    """Tag the current version of every object under `prefix` (only those modified since, if given).
+
+    Listing runs ahead in its own thread while up to `concurrency` objects are tagged at once. A failure
+    on one object is recorded in the summary and never stops the others; a failed listing raises
+    BackfillError (carrying the partial summary) once the objects already started have finished.
+    """
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
+    if modified_since is not None and modified_since.tzinfo is None:
+        raise ValueError("modified_since must be timezone-aware (S3's LastModified is UTC)")
+    # botocore fills in every Config option, but its stubs do not declare this one.
+    pool_size: int = getattr(client.meta.config, "max_pool_connections", concurrency)
+    if not dry_run and pool_size < concurrency:
+        # More threads than pooled connections just queue on the pool (and urllib3 discards sockets).
+        raise ValueError(
+            f"client has max_pool_connections={pool_size}, fewer than concurrency={concurrency}; "
+            "build it with s3_client(max_pool_connections=concurrency)"
+        )
+
+    summary = BackfillSummary(bucket=bucket, prefix=prefix, dry_run=dry_run)
+    started = time.monotonic()
+    try:
+        if dry_run:
+            _classify_all(client, summary, archive_unknown, modified_since, on_progress)
+        else:
+            _tag_all(client, summary, archive_unknown, concurrency, modified_since, on_progress)
+    finally:
+        summary.elapsed = time.monotonic() - started
+    return summary
+
+
+def _classify_all(
+    client: S3Client,
+    summary: BackfillSummary,
+    archive_unknown: bool,
+    modified_since: datetime | None,
+    on_progress: ProgressCallback | None,
+) -> None:
+    for done, key in enumerate(_selected_keys(client, summary, modified_since), start=1):
+        summary.record(classify(key, archive_unknown=archive_unknown))
+        if on_progress:
+            on_progress(done, summary.processed)
+
+
+class _Outcome(NamedTuple):
+    key: str
+    result: TagResult | None
+    error: BaseException | None
+
+
+def _tag_all(
+    client: S3Client,
+    summary: BackfillSummary,
+    archive_unknown: bool,
+    concurrency: int,
+    modified_since: datetime | None,
+    on_progress: ProgressCallback | None,
+) -> None:
+    outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
+    # Bounds submitted-but-unfinished work, so listing never runs away from tagging.
+    slots = threading.BoundedSemaphore(concurrency * (1 + _QUEUED_PER_WORKER))
+    submitted = 0
+    collected = 0
+
+    def tag_one(key: str) -> None:
+        try:
+            result = tag_object(client, summary.bucket, key, archive_unknown=archive_unknown)
+            outcomes.put(_Outcome(key, result, None))
+        except Exception as error:  # any error on one object is that object's failure, not the run's
+            outcomes.put(_Outcome(key, None, error))
+        finally:
+            slots.release()
+
+    def collect(block: bool) -> None:
+        nonlocal collected
+        before = collected
+        while collected < submitted:
+            try:
+                outcome = outcomes.get(block=block and collected == before)
+            except queue.Empty:
+                break
+            collected += 1
+            if outcome.result is not None:
+                summary.record(outcome.result)
+            else:
+                assert outcome.error is not None
+                summary.failed.append(Failure(outcome.key, describe_error(outcome.error)))
+        if on_progress and collected != before:
+            on_progress(collected, summary.processed)
+
+    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="backfill")
+    try:
+        for key in _selected_keys(client, summary, modified_since):
+            collect(block=False)
+            slots.acquire()
+            executor.submit(tag_one, key)
+            submitted += 1
+        while collected < submitted:
+            collect(block=True)
+    except BackfillError:
+        # The listing failed: the objects already handed out still get tagged and reported.
+        while collected < submitted:
+            collect(block=True)
+        raise
+    except BaseException:
+        # Interrupted: drop queued work and let the running requests finish.
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    finally:
+        executor.shutdown(wait=True)
+        summary.failed.sort()  # completion order is arbitrary; sorted, reruns and reports compare
+    if on_progress and collected == 0:
+        on_progress(0, 0)
+
+
+def _selected_keys(
+    client: S3Client, summary: BackfillSummary, modified_since: datetime | None
+) -> Iterator[str]:
+    """Keys to process, counting every listed object (and those skipped as too old) into `summary`."""
+    with _PageStream(client, summary.bucket, summary.prefix) as pages:
+        try:
+            for page in pages:
+                for obj in page:
+                    summary.listed += 1
+                    if modified_since is not None and obj["LastModified"] < modified_since:
+                        summary.skipped += 1
+                        continue
+                    yield obj["Key"]
+        except (ClientError, BotoCoreError) as error:
+            raise BackfillError(
+                f"cannot list s3://{summary.bucket}/{summary.prefix}: {describe_error(error)}", summary
+            ) from error
+
+
+_DONE = object()
+
+
+class _PageStream:
+    """ListObjectsV2 pages fetched in a background thread, at most `_PAGES_AHEAD` ahead of the reader."""
+
+    def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
+        self._client = client
+        self._bucket = bucket
+        self._prefix = prefix
+        self._pages: queue.Queue[object] = queue.Queue(maxsize=_PAGES_AHEAD)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._list, name="backfill-list", daemon=True)
+
+    def __enter__(self) -> Iterator[list[ObjectTypeDef]]:
+        self._thread.start()
+        return self._read()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+    def _read(self) -> Iterator[list[ObjectTypeDef]]:
+        while True:
+            item = self._pages.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield cast("list[ObjectTypeDef]", item)
+
+    def _list(self) -> None:
+        try:
+            paginator = self._client.get_paginator("list_objects_v2")
+            for page in paginator.paginate(
+                Bucket=self._bucket, Prefix=self._prefix, PaginationConfig={"PageSize": _PAGE_SIZE}
+            ):
+                if not self._put(page.get("Contents", [])):
+                    return
+            self._put(_DONE)
+        except BaseException as error:  # handed to the reader, which raises it in the caller's thread
+            self._put(error)
+
+    def _put(self, item: object) -> bool:
+        # Polls so that a reader that gave up (interrupt, error) never leaves this thread blocked.
+        while not self._stop.is_set():
+            try:
+                self._pages.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+
+def describe_error(error: BaseException) -> str:
+    """One line naming the S3 error code and message, or the exception type for anything else."""
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        code = details.get("Code") or "Unknown"
+        message = details.get("Message") or ""
+        detail = f"{code}: {message}" if message else code
+        return f"{detail} ({error.operation_name})"
+    return f"{type(error).__name__}: {error}"

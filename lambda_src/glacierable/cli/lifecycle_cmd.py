@@ -1,0 +1,159 @@
+"""`glacierable lifecycle apply|remove|show`: the custom resource's merge, run by hand."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable.cli import main
+from glacierable.lifecycle import (
+    DEFAULT_DAYS,
+    DEFAULT_STORAGE_CLASS,
+    OUR_RULE_IDS,
+    STORAGE_CLASSES,
+    LifecycleError,
+    Rule,
+    describe_change,
+    validate_days,
+    validate_prefix,
+    validate_storage_class,
+)
+from glacierable.lifecycle_store import LifecycleConfig, plan_apply, plan_remove, read_config, replace_rules
+from glacierable.s3 import s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `lifecycle` and its sub-commands."""
+    parser = subparsers.add_parser(
+        "lifecycle",
+        help="add, remove or show glacierable's lifecycle rules on a bucket (other rules are kept)",
+        description="Add, remove or show glacierable's lifecycle rules; the bucket's other rules are kept.",
+    )
+    commands = parser.add_subparsers(dest="lifecycle_command", required=True, metavar="ACTION")
+
+    apply = commands.add_parser("apply", help="add or replace our rules")
+    _add_bucket_options(apply)
+    apply.add_argument("--prefix", default="", help="only keys under this prefix (default: whole bucket)")
+    apply.add_argument(
+        "--storage-class",
+        default=DEFAULT_STORAGE_CLASS,
+        help=f"one of {', '.join(STORAGE_CLASSES)} (default: {DEFAULT_STORAGE_CLASS})",
+    )
+    apply.add_argument(
+        "--days", type=int, default=DEFAULT_DAYS, help=f"days before transition (default: {DEFAULT_DAYS})"
+    )
+    apply.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    apply.set_defaults(func=_guarded(run_apply))
+
+    remove = commands.add_parser("remove", help="remove our rules, keep the bucket's other rules")
+    _add_bucket_options(remove)
+    remove.add_argument("--dry-run", action="store_true", help="print what would change, write nothing")
+    remove.set_defaults(func=_guarded(run_remove))
+
+    show = commands.add_parser("show", help="print the bucket's lifecycle rules")
+    _add_bucket_options(show)
+    show.set_defaults(func=_guarded(run_show))
+
+
+def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--bucket", required=True, help="the bucket duplicity writes to")
+    main.add_endpoint_option(parser)
+
+
+def _bucket(args: argparse.Namespace) -> str:
+    bucket: str = args.bucket
+    if not bucket or "/" in bucket:
+        raise main.UsageError(f"--bucket must be a bucket name, not {bucket!r}")
+    return bucket
+
+
+def _print(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, default=str))
+
+
+def _summary(bucket: str, before: list[Rule], after: list[Rule], dry_run: bool) -> None:
+    change = describe_change(before, after)
+    _print(
+        {
+            "bucket": bucket,
+            "dry_run": dry_run,
+            "changed": change.changed,
+            "added": change.added,
+            "replaced": change.replaced,
+            "removed": change.removed,
+            "unchanged": change.unchanged,
+            "rules": after,
+        }
+    )
+
+
+def run_apply(args: argparse.Namespace) -> int:
+    """Merge our rules into the bucket's configuration and print the result."""
+    bucket = _bucket(args)
+    try:
+        # Validate before any request, so bad input is a usage error, not an S3 one.
+        prefix = validate_prefix(args.prefix, setting="--prefix")
+        storage_class = validate_storage_class(args.storage_class, setting="--storage-class")
+        days = validate_days(args.days, setting="--days")
+    except LifecycleError as exc:
+        raise main.UsageError(str(exc)) from exc
+    client = s3_client(endpoint_url=args.endpoint_url)
+    config, merged = plan_apply(client, bucket, prefix=prefix, storage_class=storage_class, days=days)
+    return _finish(client, bucket, config, merged, args.dry_run)
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Remove our rules from the bucket's configuration and print what is left."""
+    bucket = _bucket(args)
+    client = s3_client(endpoint_url=args.endpoint_url)
+    config, remaining = plan_remove(client, bucket)
+    return _finish(client, bucket, config, remaining, args.dry_run)
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """Print the bucket's lifecycle rules and which of them are ours."""
+    bucket = _bucket(args)
+    config = read_config(s3_client(endpoint_url=args.endpoint_url), bucket)
+    ours = [rule["ID"] for rule in config.rules if rule.get("ID") in OUR_RULE_IDS]
+    _print({"bucket": bucket, "ours": ours, "rules": config.rules})
+    return 0
+
+
+def _finish(client: S3Client, bucket: str, config: LifecycleConfig, rules: list[Rule], dry_run: bool) -> int:
+    if not dry_run:
+        replace_rules(client, bucket, config, rules)
+    _summary(bucket, config.rules, rules, dry_run)
+    return 0
+
+
+def _guarded(run: Command) -> Command:
+    """Turn S3 and merge failures into one line on stderr and exit code 1."""
+
+    def guarded(args: argparse.Namespace) -> int:
+        command = f"glacierable lifecycle {args.lifecycle_command}"
+        try:
+            result: int = run(args)
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            print(
+                f"{command}: error: {error.get('Code', 'Error')}: {error.get('Message', exc)} "
+                f"(bucket {args.bucket})",
+                file=sys.stderr,
+            )
+            return 1
+        except (BotoCoreError, LifecycleError) as exc:
+            print(f"{command}: error: {exc}", file=sys.stderr)
+            return 1
+        return result
+
+    return guarded

@@ -1,0 +1,57 @@
+"""The `glacierable` operator command: one sub-command module per job, registered here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from importlib import import_module
+
+# Each module exposes `register(subparsers)`, which adds its commands and sets `func` on them.
+# `func(args) -> int` returns the exit code.
+COMMAND_MODULES = (
+    "glacierable.cli.classify_cmd",
+    "glacierable.cli.backfill_cmd",
+    "glacierable.cli.lifecycle_cmd",
+    "glacierable.cli.restore_cmd",
+)
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed without a traceback, exit code 2."""
+
+
+def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint-url",
+        default=None,
+        help="S3 endpoint (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="glacierable",
+        description="Glacier prices for duplicity backups in S3, with chain-aware restores.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except UsageError as exc:
+        parser.exit(2, f"glacierable {args.command}: error: {exc}\n")
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Scheduled sweep: tag objects modified in the last few days, so a lost S3 event never strands a volume."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from glacierable.backfill import BackfillSummary, backfill
+from glacierable.s3 import s3_client
+from glacierable.tagging import Action
+
+DEFAULT_DAYS = 3
+CONCURRENCY = 32
+# A log line or exception message is no place for thousands of keys; the count says the rest.
+MAX_KEYS_REPORTED = 20
+
+logger = Logger()
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Glacierable"))
+
+
+class ConfigError(ValueError):
+    """The function's environment is missing or malformed."""
+
+
+class ReconcileFailed(RuntimeError):
+    """Some objects could not be tagged; raised after all others were done, so the invocation is an error."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The sweep's configuration, read from the function's environment."""
+
+    bucket: str
+    prefix: str = ""
+    days: int = DEFAULT_DAYS
+    archive_unknown: bool = False
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        bucket = env.get("BUCKET", "").strip()
+        if not bucket:
+            raise ConfigError("environment variable BUCKET is required (the bucket to reconcile)")
+        raw_days = env.get("RECONCILE_DAYS", str(DEFAULT_DAYS)).strip()
+        try:
+            days = int(raw_days)
+        except ValueError:
+            raise ConfigError(f"RECONCILE_DAYS must be a whole number of days, got {raw_days!r}") from None
+        if days < 1:
+            raise ConfigError(f"RECONCILE_DAYS must be at least 1, got {days}")
+        return cls(
+            bucket=bucket,
+            prefix=env.get("PREFIX", ""),
+            days=days,
+            archive_unknown=_env_bool(env, "ARCHIVE_UNKNOWN"),
+        )
+
+
+def _env_bool(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "false")
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"{name} must be 'true' or 'false', got {raw!r}")
+    return value == "true"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Tag every object under PREFIX modified in the last RECONCILE_DAYS days (the event is ignored)."""
+    settings = Settings.from_env(os.environ)
+    since = _now() - timedelta(days=settings.days)
+    logger.info(
+        "reconcile started",
+        extra={"bucket": settings.bucket, "prefix": settings.prefix, "modified_since": since.isoformat()},
+    )
+    summary = backfill(
+        s3_client(max_pool_connections=CONCURRENCY),
+        settings.bucket,
+        prefix=settings.prefix,
+        archive_unknown=settings.archive_unknown,
+        concurrency=CONCURRENCY,
+        modified_since=since,
+    )
+    _publish(summary)
+    if not summary.ok:
+        failed = summary.failed
+        shown = ", ".join(f.key for f in failed[:MAX_KEYS_REPORTED])
+        more = f" and {len(failed) - MAX_KEYS_REPORTED} more" if len(failed) > MAX_KEYS_REPORTED else ""
+        raise ReconcileFailed(
+            f"{len(failed)} of {summary.processed} objects in s3://{settings.bucket}/{settings.prefix} "
+            f"could not be tagged: {shown}{more}"
+        )
+    return _brief(summary)
+
+
+def _brief(summary: BackfillSummary) -> dict[str, Any]:
+    result = summary.to_dict()
+    result["failed"] = result["failed"][:MAX_KEYS_REPORTED]
+    return result
+
+
+def _publish(summary: BackfillSummary) -> None:
+    for failure in summary.failed:
+        logger.error("object not tagged", extra={"key": failure.key, "error": failure.error})
+    logger.info("reconcile finished", extra=_brief(summary))
+    metrics.add_metric(name="ReconcileListed", unit=MetricUnit.Count, value=summary.listed)
+    metrics.add_metric(name="ReconcileTaggedTrue", unit=MetricUnit.Count, value=_tagged(summary, True))
+    metrics.add_metric(name="ReconcileTaggedFalse", unit=MetricUnit.Count, value=_tagged(summary, False))
+    metrics.add_metric(name="ReconcileKept", unit=MetricUnit.Count, value=summary.actions[Action.KEPT])
+    metrics.add_metric(name="ReconcileGone", unit=MetricUnit.Count, value=summary.actions[Action.GONE])
+    metrics.add_metric(name="ReconcileFailed", unit=MetricUnit.Count, value=len(summary.failed))
+
+
+def _tagged(summary: BackfillSummary, value: bool) -> int:
+    # Objects the sweep itself tagged are events the tagger missed: the interesting number.
+    return summary.tagged_by_decision[value]

@@ -1,0 +1,190 @@
+"""Lambda entry point: validate a restore request, plan it, and queue its restores for the workers.
+
+Environment: BUCKET and PREFIX (the stack's; requests are limited to keys under PREFIX), RESTORE_QUEUE_URL
+(the workers' queue), optional CONCURRENCY (HEAD requests at once where the listing lacks restore states).
+A refused request raises before anything is queued, so `aws lambda invoke` reports it as a FunctionError.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable.backfill import describe_error
+from glacierable.batches import Batch, group_for_send, split_keys
+from glacierable.names import format_time
+from glacierable.object_status import load_plan
+from glacierable.plan import PlanError
+from glacierable.restore_request import RequestError, RestoreRequest
+from glacierable.s3 import MAX_ATTEMPTS, s3_client
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+DEFAULT_CONCURRENCY = 32
+SEND_ATTEMPTS = 4
+"""SendMessageBatch rounds for entries SQS reported as failed (botocore retries whole calls itself)."""
+SEND_RETRY_DELAY = 0.5
+MAX_ERRORS_REPORTED = 5
+
+logger = Logger()
+metrics = Metrics()
+
+
+class ConfigError(ValueError):
+    """The function's environment is missing or malformed."""
+
+
+class EnqueueError(RuntimeError):
+    """Some batches could not be queued; raised after every other batch was queued."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The function's configuration, from its environment."""
+
+    bucket: str
+    queue_url: str
+    prefix: str = ""
+    concurrency: int = DEFAULT_CONCURRENCY
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        bucket = env.get("BUCKET", "").strip()
+        queue_url = env.get("RESTORE_QUEUE_URL", "").strip()
+        if not bucket:
+            raise ConfigError("environment variable BUCKET is required (the bucket to restore from)")
+        if not queue_url:
+            raise ConfigError("environment variable RESTORE_QUEUE_URL is required (the workers' queue)")
+        raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= 256:
+            raise ConfigError(f"CONCURRENCY must be a whole number from 1 to 256, got {raw!r}")
+        return cls(bucket=bucket, queue_url=queue_url, prefix=env.get("PREFIX", ""), concurrency=int(raw))
+
+
+@functools.cache
+def s3() -> S3Client:
+    """The S3 client, built once per execution environment."""
+    return s3_client(max_pool_connections=DEFAULT_CONCURRENCY)
+
+
+@functools.cache
+def sqs() -> SQSClient:
+    """The SQS client (standard retries, like S3's), built once per execution environment."""
+    return sqs_client()
+
+
+def sqs_client() -> SQSClient:
+    """An SQS client with the same retry policy as glacierable.s3's S3 clients."""
+    # Literal "standard" (glacierable.s3.RETRY_MODE) for the type checker.
+    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10)
+    return boto3.session.Session().client("sqs", config=config)
+
+
+def new_restore_id(now: int) -> str:
+    """A restore id that sorts by time and is unique: "20231114T221320Z-1a2b3c4d"."""
+    return f"{format_time(now)}-{uuid.uuid4().hex[:8]}"
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: Any, context: LambdaContext) -> dict[str, object]:
+    """Plan the restore the event asks for and queue `to_restore` in batches; returns counts and an id."""
+    settings = Settings.from_env(os.environ)
+    now = int(time.time())
+    restore_id = new_restore_id(now)
+    logger.append_keys(restore_id=restore_id)
+    try:
+        request = RestoreRequest.from_json(event, now=now, stack_prefix=settings.prefix)
+        restore_time = request.restore_time(now=now)
+        logger.info("restore requested", extra={"request": request.to_json(), "bucket": settings.bucket})
+        plan = load_plan(
+            s3(),
+            settings.bucket,
+            request.folder,
+            restore_time,
+            request.prefixes,
+            concurrency=settings.concurrency,
+        )
+        request.check_plan(plan)
+    except (RequestError, PlanError) as error:
+        logger.warning("restore refused", extra={"error": str(error)})
+        metrics.add_metric(name="RestoreRefused", unit=MetricUnit.Count, value=1)
+        raise
+    batches = split_keys(
+        restore_id,
+        settings.bucket,
+        (obj.key for obj in plan.to_restore),
+        tier=request.tier,
+        days=request.days,
+        expedited_fallback=request.expedited_fallback,
+    )
+    summary = request.summary(plan, restore_time=restore_time, restore_id=restore_id)
+    result = {"bucket": settings.bucket, **summary}
+    result["batches"] = len(batches)
+    metrics.add_metric(name="RestorePlanned", unit=MetricUnit.Count, value=len(plan.to_restore))
+    if request.dry_run:
+        result["queued"] = 0
+        logger.info("dry run: nothing queued", extra={"summary": result})
+        return result
+    failed = enqueue(sqs(), settings.queue_url, batches)
+    queued = sum(len(b.keys) for b in batches) - sum(len(batches[i].keys) for i in failed)
+    result["queued"] = queued
+    metrics.add_metric(name="RestoreQueued", unit=MetricUnit.Count, value=queued)
+    if failed:
+        errors = list(failed.values())
+        lost = sum(len(batches[i].keys) for i in failed)
+        logger.error("batches not queued", extra={"summary": result, "errors": errors[:MAX_ERRORS_REPORTED]})
+        raise EnqueueError(
+            f"restore {restore_id}: {len(failed)} of {len(batches)} batches ({lost} keys) could not be "
+            f"queued ({'; '.join(errors[:MAX_ERRORS_REPORTED])}); {queued} keys were queued. Rerun the "
+            "same request to queue the rest: objects already restoring are not requested again"
+        )
+    logger.info("restore queued", extra={"summary": result})
+    return result
+
+
+def enqueue(
+    client: SQSClient,
+    queue_url: str,
+    batches: Sequence[Batch],
+    *,
+    attempts: int = SEND_ATTEMPTS,
+    retry_delay: float = SEND_RETRY_DELAY,
+) -> dict[int, str]:
+    """Send every batch (SendMessageBatch, retrying failed entries); the ones that still failed, by index."""
+    bodies = [batch.to_body() for batch in batches]
+    pending = list(range(len(bodies)))
+    errors: dict[int, str] = {}
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(retry_delay * 2 ** (attempt - 1))
+        errors = {}
+        for group in group_for_send([bodies[i] for i in pending]):
+            indexes = [pending[j] for j in group]
+            entries = [{"Id": str(i), "MessageBody": bodies[i]} for i in indexes]
+            try:
+                response = client.send_message_batch(QueueUrl=queue_url, Entries=entries)  # type: ignore[arg-type]
+            except (ClientError, BotoCoreError) as error:
+                errors.update((i, describe_error(error)) for i in indexes)
+                continue
+            for entry in response.get("Failed", []):
+                code, message = entry.get("Code", "Unknown"), entry.get("Message", "")
+                errors[int(entry["Id"])] = f"{code}: {message}" if message else code
+        if not errors:
+            return {}
+        pending = sorted(errors)
+    return errors

@@ -1,0 +1,140 @@
+"""Lambda entry point: issue the RestoreObject requests of each queued batch (SQS, ReportBatchItemFailures).
+
+A batch whose keys partly fail is never redelivered whole: only the failed keys go back to the queue as a new
+message (attempt + 1, delayed), and the original message counts as done, so no request S3 already accepted
+is repeated. At MAX_ATTEMPTS the message itself is reported as failed, and the queue's redrive policy moves
+it to the dead-letter queue (whose alarm tells the operator). Environment: RESTORE_QUEUE_URL (this queue),
+optional BUCKET (batches for another bucket are refused), optional CONCURRENCY (requests at once per message).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable.backfill import describe_error
+from glacierable.batches import Batch, BatchError
+from glacierable.handlers.restore import ConfigError, sqs_client
+from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Outcome, RestoreReport, restore_batch
+from glacierable.s3 import s3_client
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+MAX_ATTEMPTS = 5
+BASE_DELAY_SECONDS = 30
+MAX_DELAY_SECONDS = 900  # SQS's maximum DelaySeconds
+MAX_KEYS_LOGGED = 20
+
+METRIC_NAMES = {
+    Outcome.REQUESTED: "RestoreRequested",
+    Outcome.EXTENDED: "RestoreExtended",
+    Outcome.IN_PROGRESS: "RestoreInProgress",
+    Outcome.NOT_ARCHIVED: "RestoreNotArchived",
+    Outcome.FAILED: "RestoreFailed",
+}
+
+logger = Logger()
+metrics = Metrics()
+
+
+@functools.cache
+def s3() -> S3Client:
+    """The S3 client, built once per execution environment."""
+    return s3_client(max_pool_connections=MAX_CONCURRENCY)
+
+
+@functools.cache
+def sqs() -> SQSClient:
+    """The SQS client, built once per execution environment."""
+    return sqs_client()
+
+
+def retry_delay(attempt: int) -> int:
+    """DelaySeconds before attempt `attempt + 1`: 30 s, doubling, at most SQS's 15 minutes."""
+    return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS << min(max(attempt - 1, 0), 10))
+
+
+def _settings(env: Mapping[str, str]) -> tuple[str, int, str]:
+    queue_url = env.get("RESTORE_QUEUE_URL", "").strip()
+    if not queue_url:
+        raise ConfigError("environment variable RESTORE_QUEUE_URL is required (failed keys are re-queued)")
+    raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CONCURRENCY:
+        raise ConfigError(f"CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY}, got {raw!r}")
+    return queue_url, int(raw), env.get("BUCKET", "").strip()
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+    """Restore every message's keys; returns the messages SQS must deliver again (batchItemFailures)."""
+    queue_url, concurrency, bucket = _settings(os.environ)
+    records = event.get("Records")
+    if not isinstance(records, list):
+        raise ValueError("not an SQS event: no Records list")
+    total = RestoreReport()
+    failures: list[str] = []
+    for record in records:
+        message_id = str(record.get("messageId", ""))
+        if not _process(record, queue_url, concurrency, bucket, total):
+            failures.append(message_id)
+    for outcome, name in METRIC_NAMES.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=total.counts()[outcome.value])
+    metrics.add_metric(name="RestoreMessagesFailed", unit=MetricUnit.Count, value=len(failures))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+
+
+def _process(
+    record: Mapping[str, Any], queue_url: str, concurrency: int, bucket: str, total: RestoreReport
+) -> bool:
+    """Handle one message; False when SQS must deliver it again (towards the dead-letter queue)."""
+    message_id = record.get("messageId")
+    try:
+        batch = Batch.from_body(record.get("body", ""))
+    except BatchError as error:
+        logger.error("malformed restore batch", extra={"message_id": message_id, "error": str(error)})
+        return False
+    if bucket and batch.bucket != bucket:
+        # Only the restore Lambda should write to this queue; anything else is refused, not obeyed.
+        logger.error(
+            "restore batch for another bucket", extra={"message_id": message_id, "bucket": batch.bucket}
+        )
+        return False
+    report = restore_batch(s3(), batch, concurrency=concurrency)
+    total.merge(report)
+    context = {
+        "message_id": message_id,
+        "restore_id": batch.restore_id,
+        "attempt": batch.attempt,
+        "counts": report.counts(),
+    }
+    if report.ok:
+        logger.info("batch restored", extra=context)
+        return True
+    failed = [failure.key for failure in report.failed]
+    context["failed"] = [failure.to_json() for failure in report.failed[:MAX_KEYS_LOGGED]]
+    if batch.attempt >= MAX_ATTEMPTS:
+        logger.error("giving up on keys after the last attempt", extra=context)
+        metrics.add_metric(name="RestoreGaveUp", unit=MetricUnit.Count, value=len(failed))
+        return False
+    retry = batch.retry(failed)
+    try:
+        sqs().send_message(
+            QueueUrl=queue_url, MessageBody=retry.to_body(), DelaySeconds=retry_delay(batch.attempt)
+        )
+    except (ClientError, BotoCoreError) as error:
+        # The failed keys must not be lost: redelivering the whole message repeats some requests, harmlessly.
+        logger.error("could not re-queue failed keys", extra={**context, "error": describe_error(error)})
+        return False
+    logger.warning("re-queued failed keys", extra={**context, "next_attempt": retry.attempt})
+    metrics.add_metric(name="RestoreRetried", unit=MetricUnit.Count, value=len(failed))
+    return True

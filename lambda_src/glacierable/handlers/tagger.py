@@ -1,0 +1,115 @@
+"""Lambda entry point: tag each object an S3 ObjectCreated notification names (glacierable=true|false)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable.events import S3Notification, parse_event
+from glacierable.s3 import s3_client
+from glacierable.tagging import Action, TagResult, tag_object
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+logger = Logger()
+metrics = Metrics()
+# Built once per cold start and reused by every invocation of this execution environment.
+client = s3_client()
+
+METRIC_NAMES = ("TaggedTrue", "TaggedFalse", "Kept", "Skipped", "Failed", "TooManyTags")
+MAX_KEYS_IN_ERROR = 20
+
+
+class ConfigError(ValueError):
+    """The function's environment is misconfigured."""
+
+
+class TaggingFailedError(RuntimeError):
+    """Some records could not be tagged; raised after all others were processed, so Lambda retries."""
+
+
+def archive_unknown_setting() -> bool:
+    """ARCHIVE_UNKNOWN from the environment: "true" or "false" (default false)."""
+    raw = os.environ.get("ARCHIVE_UNKNOWN", "false")
+    value = raw.strip().lower()
+    if value not in ("true", "false"):
+        raise ConfigError(f"ARCHIVE_UNKNOWN must be 'true' or 'false', got {raw!r}")
+    return value == "true"
+
+
+def _metric_for(result: TagResult) -> str:
+    if result.action is Action.TAGGED:
+        return "TaggedTrue" if result.glacierable else "TaggedFalse"
+    if result.action is Action.KEPT:
+        return "Kept"
+    if result.action is Action.TOO_MANY_TAGS:
+        return "TooManyTags"
+    return "Skipped"
+
+
+def _error_code(error: Exception) -> str:
+    if isinstance(error, ClientError):
+        return str(error.response.get("Error", {}).get("Code", "ClientError"))
+    return type(error).__name__
+
+
+def _tag_all(notification: S3Notification, archive_unknown: bool, counts: Counter[str]) -> list[str]:
+    """Tag every ObjectCreated record, counting outcomes; returns the failed objects, described."""
+    if notification.test_event:
+        logger.info("s3:TestEvent ignored")
+    for ignored in notification.ignored:
+        counts["Skipped"] += 1
+        logger.info("record ignored", extra={"record": ignored.index, "event_name": ignored.event_name})
+    failed: list[str] = []
+    for record in notification.created:
+        where = {"bucket": record.bucket, "key": record.key, "version_id": record.version_id}
+        try:
+            result = tag_object(
+                client,
+                record.bucket,
+                record.key,
+                version_id=record.version_id,
+                archive_unknown=archive_unknown,
+            )
+        except (ClientError, BotoCoreError) as error:
+            # Already retried by botocore; keep going so one bad object does not hold up the others.
+            counts["Failed"] += 1
+            failed.append(f"s3://{record.bucket}/{record.key} ({_error_code(error)})")
+            logger.exception("tagging failed", extra={**where, "action": "failed"})
+            continue
+        counts[_metric_for(result)] += 1
+        line = {**where, "decision": "true" if result.glacierable else "false", "action": str(result.action)}
+        if result.action is Action.TOO_MANY_TAGS:
+            # Retrying cannot help: it needs an operator to remove a tag. Alarm on the metric instead.
+            logger.error("object has 10 tags and no glacierable tag: not tagged", extra=line)
+        else:
+            logger.info("object processed", extra=line)
+    return failed
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    """Tag every ObjectCreated record; raise at the end, naming the keys that failed, if any did."""
+    counts: Counter[str] = Counter({name: 0 for name in METRIC_NAMES})
+    try:
+        archive_unknown = archive_unknown_setting()
+        notification = parse_event(event)
+        failed = _tag_all(notification, archive_unknown, counts)
+    finally:
+        # Every count, zeros too, even when the invocation fails, so alarms see a continuous series.
+        for name in METRIC_NAMES:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
+    if failed:
+        shown = ", ".join(failed[:MAX_KEYS_IN_ERROR])
+        more = f" and {len(failed) - MAX_KEYS_IN_ERROR} more" if len(failed) > MAX_KEYS_IN_ERROR else ""
+        raise TaggingFailedError(
+            f"{len(failed)} of {len(notification.created)} objects could not be tagged: {shown}{more}"
+        )
+    return dict(counts)

@@ -1,0 +1,225 @@
+"""Restore state of a backup's objects (S3 I/O): list once, plan, and HEAD only where the listing is silent.
+
+ListObjectsV2 with `OptionalObjectAttributes=["RestoreStatus"]` reports the restore state of 1,000 objects
+per call, and on AWS an archived object without `RestoreStatus` has never been restored
+(https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreStatus.html). Other endpoints (moto, some
+S3-compatible stores) never send it; there, the archived objects the plan needs are HEADed, concurrently.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from glacierable.backfill import describe_error
+from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
+from glacierable.plan import DuplicityPrefixes, RestorePlan, plan_restore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+PAGE_SIZE = 1000  # ListObjectsV2's maximum
+DEFAULT_CONCURRENCY = 32
+MAX_ERRORS_SHOWN = 5
+
+_AWS_ENDPOINT_RE = re.compile(r"^https://[^/]+\.amazonaws\.com(\.cn)?(:443)?/?$", re.IGNORECASE)
+
+
+class State(StrEnum):
+    """Where a needed object stands on its way to being readable."""
+
+    ARCHIVED = "archived"
+    """Archived, no restore requested (or the restored copy expired)."""
+    RESTORING = "restoring"
+    RESTORED = "restored"
+    """Archived with a temporary restored copy: readable until its expiry."""
+    READABLE = "readable"
+    """Not archived: readable as it is."""
+
+
+class StatusError(RuntimeError):
+    """The bucket could not be listed, or restore states could not be read."""
+
+
+def state_of(obj: ListedObject) -> State:
+    """The state of one listed object."""
+    if not obj.archived:
+        return State.READABLE
+    if obj.restore is None:
+        return State.ARCHIVED
+    return State.RESTORING if obj.restore.in_progress else State.RESTORED
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectStatus:
+    """One needed object's state."""
+
+    key: str
+    size: int
+    storage_class: str
+    state: State
+    expiry: datetime | None = None
+
+    @classmethod
+    def of(cls, obj: ListedObject) -> ObjectStatus:
+        """From a listed object."""
+        expiry = obj.restore.expiry if obj.restore is not None else None
+        return cls(obj.key, obj.size, obj.storage_class, state_of(obj), expiry)
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict (expiry as ISO 8601, or null)."""
+        return {
+            "key": self.key,
+            "size": self.size,
+            "storage_class": self.storage_class,
+            "state": self.state.value,
+            "expiry": self.expiry.isoformat() if self.expiry is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReport:
+    """The state of every object a restore needs."""
+
+    objects: tuple[ObjectStatus, ...]
+
+    @classmethod
+    def of(cls, plan: RestorePlan) -> StatusReport:
+        """The states of the plan's needed objects, in the plan's order."""
+        return cls(tuple(ObjectStatus.of(obj) for obj in plan.needed))
+
+    def counts(self) -> dict[str, int]:
+        """Objects per state (every state present, zero or not)."""
+        counts = {state.value: 0 for state in State}
+        for obj in self.objects:
+            counts[obj.state.value] += 1
+        return counts
+
+    @property
+    def readable_count(self) -> int:
+        """Objects duplicity can read now (restored or never archived)."""
+        return sum(obj.state in (State.RESTORED, State.READABLE) for obj in self.objects)
+
+    @property
+    def all_readable(self) -> bool:
+        """duplicity can read every needed object."""
+        return self.readable_count == len(self.objects)
+
+    @property
+    def earliest_expiry(self) -> datetime | None:
+        """When the first restored copy expires: the restore must run before then."""
+        expiries = [obj.expiry for obj in self.objects if obj.state is State.RESTORED and obj.expiry]
+        return min(expiries) if expiries else None
+
+    def to_json(self, *, per_object: bool = False) -> dict[str, object]:
+        """Counts (and with `per_object`, every object's state)."""
+        expiry = self.earliest_expiry
+        result: dict[str, object] = {
+            "total": len(self.objects),
+            "counts": self.counts(),
+            "all_readable": self.all_readable,
+            "earliest_expiry": expiry.isoformat() if expiry is not None else None,
+        }
+        if per_object:
+            result["objects"] = [obj.to_json() for obj in self.objects]
+        return result
+
+
+def list_folder(client: S3Client, bucket: str, folder: str) -> list[ListedObject]:
+    """Every object directly in `folder` (sub-folders are not duplicity's), with restore status asked for."""
+    paginator = client.get_paginator("list_objects_v2")
+    pages = paginator.paginate(
+        Bucket=bucket,
+        Prefix=folder,
+        Delimiter="/",
+        OptionalObjectAttributes=["RestoreStatus"],
+        PaginationConfig={"PageSize": PAGE_SIZE},
+    )
+    try:
+        return list(listed_objects(pages))
+    except (ClientError, BotoCoreError) as error:
+        raise StatusError(f"cannot list s3://{bucket}/{folder}: {describe_error(error)}") from error
+
+
+def listing_reports_restores(client: S3Client, objects: Iterable[ListedObject]) -> bool:
+    """Whether a listing without RestoreStatus means "never restored": on AWS, or when any entry had it."""
+    endpoint = client.meta.endpoint_url or ""
+    return bool(_AWS_ENDPOINT_RE.match(endpoint)) or any(obj.restore is not None for obj in objects)
+
+
+def with_head_states(
+    client: S3Client,
+    bucket: str,
+    objects: Sequence[ListedObject],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+) -> dict[str, ListedObject]:
+    """HEAD each archived object without a known restore state; the updated objects by key."""
+    targets = [obj for obj in objects if obj.archived and obj.restore is None]
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)), thread_name_prefix="head") as pool:
+        results = list(pool.map(lambda obj: _head(client, bucket, obj), targets))
+    errors = [error for _, error in results if error is not None]
+    if errors:
+        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
+        more = f" and {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
+        raise StatusError(f"cannot read the restore state of {len(errors)} object(s): {shown}{more}")
+    return {obj.key: obj for obj, _ in results if obj is not None}
+
+
+def load_plan(
+    client: S3Client,
+    bucket: str,
+    folder: str,
+    restore_time: int,
+    prefixes: DuplicityPrefixes | None = None,
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    trust_listing: bool | None = None,
+) -> RestorePlan:
+    """List `folder`, plan the restore at `restore_time`, and complete the needed objects' restore states.
+
+    `trust_listing=None` decides by `listing_reports_restores`; False always HEADs archived needed objects.
+    """
+    objects = list_folder(client, bucket, folder)
+    plan = plan_restore(objects, restore_time, prefixes, folder=folder)
+    if trust_listing is None:
+        trust_listing = listing_reports_restores(client, objects)
+    if trust_listing:
+        return plan
+    updated = with_head_states(client, bucket, plan.needed, concurrency=concurrency)
+    if not updated:
+        return plan
+    # Re-planning is cheap and keeps one code path: restore states never change which objects are needed.
+    return plan_restore((updated.get(obj.key, obj) for obj in objects), restore_time, prefixes, folder=folder)
+
+
+def _head(client: S3Client, bucket: str, obj: ListedObject) -> tuple[ListedObject | None, str | None]:
+    try:
+        response: Any = client.head_object(Bucket=bucket, Key=obj.key)
+    except ClientError as error:
+        if _status(error) == 404:
+            return None, None  # deleted since the listing: its restore request will report it
+        return None, f"{obj.key}: {describe_error(error)}"
+    except BotoCoreError as error:
+        return None, f"{obj.key}: {describe_error(error)}"
+    header = response.get("Restore")
+    try:
+        restore = RestoreState.from_header(header) if header else None
+    except ListingError as error:
+        return None, f"{obj.key}: {error}"
+    storage_class = str(response.get("StorageClass") or "STANDARD")
+    return replace(obj, storage_class=storage_class, restore=restore), None
+
+
+def _status(error: ClientError) -> int | None:
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status if isinstance(status, int) else None

@@ -1,0 +1,82 @@
+"""S3 I/O: give one object (or one version of it) its glacierable tag, merged into its other tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, cast
+
+from botocore.exceptions import ClientError
+
+from glacierable.classify import classify
+from glacierable.tags import TooManyTagsError, merge_glacierable
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import TagTypeDef
+
+
+class Action(StrEnum):
+    """What tag_object did to the object."""
+
+    TAGGED = "tagged"
+    KEPT = "kept"  # already had a glacierable tag: no PUT
+    GONE = "gone"  # NoSuchKey / NoSuchVersion: deleted since the event or listing
+    TOO_MANY_TAGS = "too_many_tags"  # 10 tags and no glacierable one: nothing written
+
+
+@dataclass(frozen=True, slots=True)
+class TagResult:
+    """The outcome for one object; `glacierable` is the classification, not necessarily the stored tag."""
+
+    key: str
+    version_id: str | None
+    glacierable: bool
+    action: Action
+
+
+# Deliberately not InvalidObjectState: AWS serves GetObjectTagging on archived objects, so that error
+# means something we do not understand (or moto's quirk on unrestored archived objects); it propagates
+# and gets reported as a failure rather than silently counted as KEPT or GONE.
+_GONE_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
+
+
+def is_gone(error: ClientError) -> bool:
+    """True when the error says the object or version no longer exists (but not that the bucket is gone)."""
+    code = error.response.get("Error", {}).get("Code", "")
+    if code in _GONE_CODES:
+        return True
+    # A missing bucket is a configuration error, never a quietly skipped object.
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 404 and code != "NoSuchBucket"
+
+
+def tag_object(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    *,
+    version_id: str | None = None,
+    archive_unknown: bool = False,
+) -> TagResult:
+    """One GetObjectTagging, then PutObjectTagging only if the glacierable tag is missing."""
+    glacierable = classify(key, archive_unknown=archive_unknown).glacierable
+    target: dict[str, Any] = {"Bucket": bucket, "Key": key}
+    if version_id is not None:
+        target["VersionId"] = version_id
+    try:
+        tag_set = client.get_object_tagging(**target)["TagSet"]
+        try:
+            merged = merge_glacierable(cast("list[dict[str, str]]", tag_set), glacierable)
+        except TooManyTagsError:
+            return TagResult(key, version_id, glacierable, Action.TOO_MANY_TAGS)
+        if merged is None:
+            return TagResult(key, version_id, glacierable, Action.KEPT)
+        # Not atomic with the GET (S3 has no conditional tagging); a tag written in between is lost,
+        # which only matters if an operator retags within milliseconds of the upload.
+        client.put_object_tagging(**target, Tagging={"TagSet": cast("list[TagTypeDef]", merged)})
+    except ClientError as error:
+        if is_gone(error):
+            return TagResult(key, version_id, glacierable, Action.GONE)
+        raise
+    return TagResult(key, version_id, glacierable, Action.TAGGED)

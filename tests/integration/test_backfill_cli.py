@@ -1,0 +1,217 @@
+"""`glacierable backfill` against a moto server: summary, JSON, exit codes, failures and reruns, progress."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from glacierable.cli import backfill_cmd
+from glacierable.cli.main import main
+from glacierable.progress import ProgressBar
+from glacierable.s3 import s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+FULL = "20240101T000000Z"
+VOLUMES = [f"host1/duplicity-full.{FULL}.vol{n}.difftar.gpg" for n in range(1, 4)]
+MANIFEST = f"host1/duplicity-full.{FULL}.manifest.gpg"
+KEYS = [*VOLUMES, MANIFEST]
+
+
+@pytest.fixture
+def backup(s3: S3Client, bucket: str) -> str:
+    for key in KEYS:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    return bucket
+
+
+def glacierable_tag(s3: S3Client, bucket: str, key: str) -> str | None:
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    return tags.get("glacierable")
+
+
+def fail_puts_for(monkeypatch: pytest.MonkeyPatch, keys: set[str]) -> None:
+    """Make the command's client fail PutObjectTagging for `keys` only."""
+
+    def maybe_fail(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") in keys:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, "PutObjectTagging")
+
+    def failing_client(**kwargs: Any) -> Any:
+        client = s3_client(**kwargs)
+        client.meta.events.register("before-parameter-build.s3.PutObjectTagging", maybe_fail)
+        return client
+
+    monkeypatch.setattr(backfill_cmd, "s3_client", failing_client)
+
+
+def test_json_summary_and_exit_zero(
+    backup: str, endpoint_url: str, s3: S3Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["ok"] is True
+    assert summary["listed"] == len(KEYS)
+    assert summary["actions"]["tagged"] == len(KEYS)
+    assert summary["tagged"] == {"true": len(VOLUMES), "false": 1}
+    assert summary["failed"] == []
+    assert glacierable_tag(s3, backup, VOLUMES[0]) == "true"
+
+
+def test_table_summary_names_the_counts(
+    backup: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url])
+
+    lines = capsys.readouterr().out.splitlines()
+    rows = dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in lines)
+    assert rows["listed"] == str(len(KEYS))
+    assert rows["tagged true"] == str(len(VOLUMES))
+    assert rows["tagged false"] == "1"
+    assert rows["failed"] == "0"
+
+
+def test_endpoint_comes_from_the_environment(
+    backup: str, endpoint_url: str, monkeypatch: pytest.MonkeyPatch, s3: S3Client
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
+
+    assert main(["backfill", "--bucket", backup, "--json"]) == 0
+    assert glacierable_tag(s3, backup, MANIFEST) == "false"
+
+
+def test_dry_run_writes_nothing(
+    backup: str, endpoint_url: str, s3: S3Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--dry-run", "--json"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert summary["dry_run"] is True
+    assert summary["glacierable"] == {"true": len(VOLUMES), "false": 1}
+    assert all(glacierable_tag(s3, backup, key) is None for key in KEYS)
+
+
+def test_failures_exit_one_and_name_the_keys(
+    backup: str, endpoint_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail_puts_for(monkeypatch, {VOLUMES[1]})
+
+    code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url])
+
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "1 objects could not be tagged" in err
+    assert f"{VOLUMES[1]}: AccessDenied: injected" in err
+
+
+def test_rerun_after_failures_finishes_the_job(
+    backup: str, endpoint_url: str, s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with monkeypatch.context() as broken:
+        fail_puts_for(broken, {VOLUMES[1]})
+        assert main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url]) == 1
+
+    assert main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url]) == 0
+    assert glacierable_tag(s3, backup, VOLUMES[1]) == "true"
+
+
+def test_json_lists_every_failure(
+    backup: str, endpoint_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fail_puts_for(monkeypatch, set(VOLUMES))
+
+    code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert summary["ok"] is False
+    assert sorted(f["key"] for f in summary["failed"]) == sorted(VOLUMES)
+
+
+def test_long_failure_lists_are_cut_at_twenty(
+    s3: S3Client,
+    bucket: str,
+    endpoint_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    keys = [f"duplicity-full.{FULL}.vol{n}.difftar.gpg" for n in range(1, 26)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    fail_puts_for(monkeypatch, set(keys))
+
+    main(["backfill", "--bucket", bucket, "--endpoint-url", endpoint_url])
+
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("glacierable backfill: 25 objects could not be tagged")
+    assert len([line for line in err if "AccessDenied" in line]) == 20
+    assert err[-1].strip().startswith("… and 5 more")
+
+
+def test_missing_bucket_is_one_clear_line(endpoint_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["backfill", "--bucket", "no-such-bucket-here", "--endpoint-url", endpoint_url])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1
+    assert "NoSuchBucket" in captured.err
+    assert "no-such-bucket-here" in captured.err
+
+
+@pytest.mark.parametrize("concurrency", ["0", "513"])
+def test_concurrency_out_of_range_is_a_usage_error(
+    endpoint_url: str, concurrency: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["backfill", "--bucket", "b", "--endpoint-url", endpoint_url, "--concurrency", concurrency])
+
+    assert exited.value.code == 2
+    assert "--concurrency must be between 1 and 512" in capsys.readouterr().err
+
+
+class FakeTerminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal() -> None:
+    terminal = FakeTerminal()
+
+    with ProgressBar("tagging", stream=terminal) as bar:
+        bar.update(3, 4)
+        bar.update(4, 4)
+
+    output = terminal.getvalue()
+    assert "\r" in output
+    assert "4/4 100%" in output
+    assert output.endswith("\n")
+
+
+def test_progress_bar_stays_silent_when_not_a_terminal() -> None:
+    pipe = io.StringIO()
+
+    with ProgressBar("tagging", stream=pipe) as bar:
+        bar.update(4, 4)
+
+    assert pipe.getvalue() == ""
+
+
+def test_command_draws_progress_on_a_terminal_stderr(
+    backup: str, endpoint_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    terminal = FakeTerminal()
+    monkeypatch.setattr("sys.stderr", terminal)
+
+    assert main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url]) == 0
+
+    assert f"tagging [{'#' * 30}] {len(KEYS)}/{len(KEYS)} 100%" in terminal.getvalue()

@@ -1,0 +1,199 @@
+"""The scheduled reconcile Lambda against a moto server: recent objects tagged, failures raised at the end."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from glacierable.handlers import reconcile
+from glacierable.s3 import s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+FULL = "20240101T000000Z"
+VOLUME = f"host1/duplicity-full.{FULL}.vol1.difftar.gpg"
+VOLUME2 = f"host1/duplicity-full.{FULL}.vol2.difftar.gpg"
+MANIFEST = f"host1/duplicity-full.{FULL}.manifest.gpg"
+OTHER = f"elsewhere/duplicity-full.{FULL}.vol1.difftar.gpg"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "glacierable-reconcile"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-reconcile"
+    aws_request_id: str = "0f6e9a3c-2b8d-4c6e-9a5f-3d2c1b0a9e8f"
+
+
+@pytest.fixture
+def objects(s3: S3Client, bucket: str) -> list[str]:
+    keys = [VOLUME, VOLUME2, MANIFEST, OTHER]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+    return keys
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, bucket: str, endpoint_url: str) -> pytest.MonkeyPatch:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
+    monkeypatch.setenv("BUCKET", bucket)
+    monkeypatch.setenv("PREFIX", "host1/")
+    monkeypatch.delenv("RECONCILE_DAYS", raising=False)
+    monkeypatch.delenv("ARCHIVE_UNKNOWN", raising=False)
+    return monkeypatch
+
+
+def invoke() -> Any:
+    return reconcile.handler({"source": "aws.scheduler"}, FakeLambdaContext())
+
+
+def glacierable_tag(s3: S3Client, bucket: str, key: str) -> str | None:
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+    return tags.get("glacierable")
+
+
+def metrics_blob(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The one CloudWatch EMF document the invocation printed."""
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (blob,) = [line for line in lines if "_aws" in line]
+    assert isinstance(blob, dict)
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "Glacierable"
+    return blob
+
+
+def fail_puts_for(monkeypatch: pytest.MonkeyPatch, keys: set[str]) -> None:
+    """Make the handler's client fail PutObjectTagging for `keys` only."""
+
+    def maybe_fail(params: dict[str, Any], **_: Any) -> None:
+        if params.get("Key") in keys:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, "PutObjectTagging")
+
+    def failing_client(**kwargs: Any) -> Any:
+        client = s3_client(**kwargs)
+        client.meta.events.register("before-parameter-build.s3.PutObjectTagging", maybe_fail)
+        return client
+
+    monkeypatch.setattr(reconcile, "s3_client", failing_client)
+
+
+@pytest.mark.usefixtures("env")
+def test_tags_recent_objects_under_the_prefix(s3: S3Client, bucket: str, objects: list[str]) -> None:
+    result = invoke()
+
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+    assert glacierable_tag(s3, bucket, MANIFEST) == "false"
+    assert glacierable_tag(s3, bucket, OTHER) is None
+    assert result["actions"]["tagged"] == 3
+    assert result["ok"] is True
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_objects_older_than_the_window_are_left_alone(
+    s3: S3Client, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # LastModified cannot be backdated in moto: move the clock forward past the 3-day window instead.
+    monkeypatch.setattr(reconcile, "_now", lambda: datetime.now(UTC) + timedelta(days=3, minutes=1))
+
+    result = invoke()
+
+    assert glacierable_tag(s3, bucket, VOLUME) is None
+    assert result["skipped"] == 3
+    assert result["processed"] == 0
+
+
+@pytest.mark.usefixtures("objects")
+def test_reconcile_days_widens_the_window(
+    s3: S3Client, bucket: str, env: pytest.MonkeyPatch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env.setenv("RECONCILE_DAYS", "5")
+    monkeypatch.setattr(reconcile, "_now", lambda: datetime.now(UTC) + timedelta(days=4))
+
+    invoke()
+
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+
+
+@pytest.mark.usefixtures("objects")
+def test_archive_unknown_is_honoured(s3: S3Client, bucket: str, env: pytest.MonkeyPatch) -> None:
+    s3.put_object(Bucket=bucket, Key="host1/notes.txt", Body=b"x")
+    env.setenv("ARCHIVE_UNKNOWN", "true")
+
+    invoke()
+
+    assert glacierable_tag(s3, bucket, "host1/notes.txt") == "true"
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_failures_raise_after_all_other_objects_are_tagged(
+    s3: S3Client, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fail_puts_for(monkeypatch, {VOLUME2})
+
+    with pytest.raises(reconcile.ReconcileFailed, match="1 of 3 objects") as caught:
+        invoke()
+
+    assert VOLUME2 in str(caught.value)
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+    assert glacierable_tag(s3, bucket, MANIFEST) == "false"
+    assert glacierable_tag(s3, bucket, VOLUME2) is None
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_failures_are_logged_and_counted(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    fail_puts_for(monkeypatch, {VOLUME2})
+
+    with pytest.raises(reconcile.ReconcileFailed):
+        invoke()
+
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert [(r.getMessage(), getattr(r, "key", None)) for r in errors] == [("object not tagged", VOLUME2)]
+    assert metrics_blob(capsys)["ReconcileFailed"] == [1.0]
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_metrics_count_what_the_sweep_tagged(capsys: pytest.CaptureFixture[str]) -> None:
+    invoke()
+
+    blob = metrics_blob(capsys)
+    values = {name: blob[name] for name in ("ReconcileTaggedTrue", "ReconcileTaggedFalse", "ReconcileKept")}
+    # Powertools v3 writes each metric as the list of values added in the invocation.
+    assert values == {"ReconcileTaggedTrue": [2.0], "ReconcileTaggedFalse": [1.0], "ReconcileKept": [0.0]}
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_second_run_keeps_every_tag() -> None:
+    invoke()
+
+    result = invoke()
+
+    assert result["actions"] == {"tagged": 0, "kept": 3, "gone": 0, "too_many_tags": 0}
+
+
+def test_missing_bucket_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BUCKET", raising=False)
+
+    with pytest.raises(reconcile.ConfigError, match="BUCKET is required"):
+        invoke()
+
+
+@pytest.mark.parametrize("days", ["0", "three", "-1"])
+def test_bad_reconcile_days_is_a_clear_error(env: pytest.MonkeyPatch, days: str) -> None:
+    env.setenv("RECONCILE_DAYS", days)
+
+    with pytest.raises(reconcile.ConfigError, match="RECONCILE_DAYS"):
+        invoke()
+
+
+def test_bad_archive_unknown_is_a_clear_error(env: pytest.MonkeyPatch) -> None:
+    env.setenv("ARCHIVE_UNKNOWN", "maybe")
+
+    with pytest.raises(reconcile.ConfigError, match="ARCHIVE_UNKNOWN"):
+        invoke()

@@ -1,0 +1,359 @@
+"""`glacierable plan | restore | status` against a moto server, through the real command-line entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from glacierable.cli import main, restore_cmd
+from glacierable.handlers import restore as restore_handler
+from glacierable.handlers import restore_worker
+from glacierable.plan import DuplicityPrefixes
+from glacierable.s3 import s3_client
+from tests.integration.test_restore import (
+    BETWEEN_CHAINS,
+    T3,
+    Backup,
+    count_restores,
+    fail_restores,
+    upload_two_chains,
+)
+from tests.integration.test_restore_handlers import FakeLambdaContext
+from glacierable.demo.emulator import MotoServer
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+@dataclass
+class Cli:
+    capsys: pytest.CaptureFixture[str]
+    endpoint_url: str
+    bucket: str
+    restores: Counter[str] = field(default_factory=Counter)
+    on_client: list[Callable[[S3Client], None]] = field(default_factory=list)
+
+    def __call__(self, *args: str) -> Result:
+        self.capsys.readouterr()
+        try:
+            code = main.main([*args, "--endpoint-url", self.endpoint_url])
+        except SystemExit as exit_:
+            code = int(exit_.code or 0)
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    def selection(self, command: str, *args: str) -> Result:
+        return self(command, "--bucket", self.bucket, "--prefix", "backups/host1", *args)
+
+
+@pytest.fixture
+def cli(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint_url: str, bucket: str
+) -> Cli:
+    if "glacierable.cli.restore_cmd" not in main.COMMAND_MODULES:
+        monkeypatch.setattr(main, "COMMAND_MODULES", (*main.COMMAND_MODULES, "glacierable.cli.restore_cmd"))
+    runner = Cli(capsys, endpoint_url, bucket)
+
+    def counting_client(**kwargs: Any) -> S3Client:
+        client = s3_client(**kwargs)
+        for hook in runner.on_client:  # first, so that a request a hook fails is not counted as sent
+            hook(client)
+        count_restores(client, runner.restores)  # every client the CLI builds counts into one counter
+        return client
+
+    monkeypatch.setattr(restore_cmd, "s3_client", counting_client)
+    return runner
+
+
+@pytest.fixture
+def backup(s3: S3Client, bucket: str) -> Backup:
+    return upload_two_chains(s3, bucket)
+
+
+@pytest.fixture
+def keep_ongoing(moto_server: MotoServer) -> Iterator[Callable[[int], None]]:
+    yield moto_server.keep_restores_ongoing
+    moto_server._post("/moto-api/state-manager/unset-transition", {"model_name": "s3::keyrestore"})
+
+
+# --- plan -----------------------------------------------------------------------------------------
+
+
+def test_plan_json_lists_the_chain_volumes_to_restore(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("plan", "--json")
+    assert result.code == 0
+    document = result.json()
+    assert document["volumes"] == list(backup.new_chain)
+    assert document["to_restore"] == list(backup.new_chain)
+    assert document["chain"]["full_time_text"] == T3
+
+
+def test_plan_at_an_older_time_lists_the_older_chain(cli: Cli, backup: Backup) -> None:
+    document = cli.selection("plan", "--json", "--time", BETWEEN_CHAINS).json()
+    assert document["to_restore"] == list(backup.old_chain)
+
+
+def test_plan_table_shows_what_to_restore_and_the_cost(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("plan")
+    assert result.code == 0
+    assert "to restore    3 objects (300 bytes)" in result.out
+    assert "bulk" in result.out and "standard" in result.out
+
+
+def test_plan_of_a_folder_without_backups_fails_with_the_reason(cli: Cli, backup: Backup) -> None:
+    result = cli("plan", "--bucket", cli.bucket, "--prefix", "elsewhere")
+    assert result.code == 1
+    assert "no backup chains found" in result.err
+
+
+def test_plan_with_other_duplicity_prefixes_finds_nothing_of_this_backup(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("plan", "--file-prefix", "host2_")
+    assert result.code == 1 and "--file-prefix" in result.err
+
+
+# --- restore, local mode --------------------------------------------------------------------------
+
+
+def test_restore_requests_the_chain_once_and_never_another_chain(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("restore")
+    assert result.code == 0, result.err
+    assert cli.restores == Counter(dict.fromkeys(backup.new_chain, 1))
+    assert re.search(r"^requested +3$", result.out, re.MULTILINE)
+
+
+def test_rerun_requests_nothing_new(cli: Cli, backup: Backup) -> None:
+    cli.selection("restore")
+    rerun = cli.selection("restore", "--json")
+    assert rerun.code == 0
+    assert rerun.json()["to_restore"] == 0
+    assert cli.restores == Counter(dict.fromkeys(backup.new_chain, 1))
+
+
+def test_dry_run_requests_nothing(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("restore", "--dry-run")
+    assert result.code == 0
+    assert "dry run: nothing was requested" in result.out
+    assert cli.restores == Counter()
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (("--tier", "Glacial"), "--tier"),
+        (("--days", "0"), "--days"),
+        (("--time", "yesterday"), "--time"),
+        (("--file-prefix-archive", "a/b"), "--file-prefix-archive"),
+        (("--concurrency", "0"), "--concurrency"),
+    ],
+)
+def test_bad_options_are_refused_with_nothing_requested(
+    cli: Cli, backup: Backup, args: tuple[str, ...], fragment: str
+) -> None:
+    result = cli.selection("restore", *args)
+    assert result.code == 2
+    assert fragment in result.err
+    assert cli.restores == Counter()
+
+
+def test_expedited_for_deep_archive_is_refused_with_nothing_requested(cli: Cli, s3: S3Client) -> None:
+    upload_two_chains(s3, cli.bucket, "backups/host1/", storage_class="DEEP_ARCHIVE")
+    result = cli.selection("restore", "--tier", "expedited")
+    assert result.code == 2
+    assert "DEEP_ARCHIVE" in result.err
+    assert cli.restores == Counter()
+
+
+def test_restore_without_bucket_or_function_is_refused(cli: Cli) -> None:
+    result = cli("restore", "--prefix", "backups/host1")
+    assert result.code == 2 and "--bucket is required" in result.err
+
+
+def test_failed_requests_exit_1_and_name_their_keys(cli: Cli, backup: Backup) -> None:
+    cli.on_client.append(lambda client: fail_restores(client, backup.new_chain[:1]))
+    result = cli.selection("restore")
+    assert result.code == 1
+    assert f"{backup.new_chain[0]}: InternalError" in result.err
+    assert set(cli.restores) == set(backup.new_chain[1:])
+
+
+def test_json_summary_counts_the_requests(cli: Cli, backup: Backup) -> None:
+    document = cli.selection("restore", "--json", "--tier", "Bulk").json()
+    assert document["requests"]["counts"]["requested"] == 3
+    assert document["tier"] == "Bulk"
+
+
+def test_wait_polls_until_readable_then_prints_the_duplicity_command(
+    cli: Cli, backup: Backup, keep_ongoing: Callable[[int], None]
+) -> None:
+    keep_ongoing(3)
+    result = cli.selection("restore", "--wait", "--interval", "0.01", "--time", "2023-11-20T00:00:00Z")
+    assert result.code == 0, result.err
+    assert "0/3 readable (3 restoring)" in result.err
+    assert "3/3 readable (3 restored)" in result.err
+    command = result.out.strip().splitlines()[-1]
+    assert command == (
+        f"duplicity restore -t 20231120T000000Z --s3-endpoint-url {cli.endpoint_url} "
+        f"boto3+s3://{cli.bucket}/backups/host1 <target-dir>"
+    )
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def test_status_counts_each_state(cli: Cli, backup: Backup, s3: S3Client) -> None:
+    s3.restore_object(
+        Bucket=cli.bucket,
+        Key=backup.new_chain[0],
+        RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}},
+    )
+    result = cli.selection("status")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert "archived      2" in lines and "restored      1" in lines
+
+
+def test_status_json_has_every_needed_object(cli: Cli, backup: Backup) -> None:
+    document = cli.selection("status", "--json").json()
+    assert [obj["key"] for obj in document["objects"]] == list(backup.new_chain)
+    assert {obj["state"] for obj in document["objects"]} == {"archived"}
+    assert document["counts"]["archived"] == 3 and not document["all_readable"]
+
+
+# --- restore through the deployed function ------------------------------------------------------
+
+
+@dataclass
+class FakeLambda:
+    """Stands in for `boto3.client("lambda")`: runs `behaviour` on the decoded payload."""
+
+    behaviour: Callable[[dict[str, Any]], tuple[Any, str | None]]
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    def invoke(self, *, FunctionName: str, InvocationType: str, Payload: bytes) -> dict[str, Any]:
+        assert InvocationType == "RequestResponse"
+        payload = json.loads(Payload)
+        self.calls.append((FunctionName, payload))
+        result, error = self.behaviour(payload)
+        response: dict[str, Any] = {"StatusCode": 200, "Payload": io.BytesIO(json.dumps(result).encode())}
+        if error:
+            response["FunctionError"] = error
+        return response
+
+
+def use_lambda(monkeypatch: pytest.MonkeyPatch, fake: FakeLambda) -> FakeLambda:
+    monkeypatch.setattr(restore_cmd, "lambda_client", lambda: fake)
+    return fake
+
+
+def test_function_mode_sends_the_options_and_prints_the_result(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = use_lambda(monkeypatch, FakeLambda(lambda payload: ({"restore_id": "r9", "to_restore": 5}, None)))
+    result = cli("restore", "--function", "fn", "--prefix", "backups/h", "--tier", "Bulk", "--days", "3")
+    assert result.code == 0
+    assert fake.calls == [
+        (
+            "fn",
+            {
+                "time": "now",
+                "prefix": "backups/h",
+                "tier": "Bulk",
+                "days": 3,
+                "dry_run": False,
+                "expedited_fallback": False,
+            },
+        )
+    ]
+    assert json.loads(result.out) == {"restore_id": "r9", "to_restore": 5}
+    assert cli.restores == Counter()
+
+
+def test_function_error_exits_1_with_its_message(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    error = {"errorType": "RequestError", "errorMessage": "prefix 'x/' is outside this stack's prefix"}
+    use_lambda(monkeypatch, FakeLambda(lambda payload: (error, "Unhandled")))
+    result = cli("restore", "--function", "fn", "--prefix", "x")
+    assert result.code == 1
+    assert "RequestError: prefix 'x/' is outside this stack's prefix" in result.err
+
+
+def test_function_mode_refuses_bad_options_without_invoking(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake = use_lambda(monkeypatch, FakeLambda(lambda payload: ({}, None)))
+    result = cli("restore", "--function", "fn", "--days", "400")
+    assert result.code == 2
+    assert fake.calls == []
+
+
+def test_function_mode_wait_follows_the_lambda_and_its_workers(
+    cli: Cli, backup: Backup, s3: S3Client, endpoint_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deployed path in-process: the restore Lambda queues, the workers drain the queue, the CLI waits.
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url)
+    queue_url = sqs.create_queue(QueueName=f"restore-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    for module in (restore_handler, restore_worker):
+        monkeypatch.setattr(module, "s3", lambda: s3)
+        monkeypatch.setattr(module, "sqs", lambda: sqs)
+        monkeypatch.setattr(module.metrics, "namespace", "Glacierable")
+    monkeypatch.setenv("BUCKET", cli.bucket)
+    monkeypatch.setenv("PREFIX", "backups/")
+    monkeypatch.setenv("RESTORE_QUEUE_URL", queue_url)
+    calls = count_restores(s3)
+
+    def deployed(payload: dict[str, Any]) -> tuple[Any, str | None]:
+        result = restore_handler.handler(payload, FakeLambdaContext())
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        assert restore_worker.handler({"Records": records}, FakeLambdaContext()) == {"batchItemFailures": []}
+        return result, None
+
+    use_lambda(monkeypatch, FakeLambda(deployed))
+    result = cli("restore", "--function", "fn", "--prefix", "backups/host1", "--wait", "--interval", "0.01")
+    assert result.code == 0, result.err
+    assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
+    assert result.out.strip().splitlines()[-1].endswith(f"boto3+s3://{cli.bucket}/backups/host1 <target-dir>")
+
+
+# --- the duplicity command ------------------------------------------------------------------------
+
+
+def test_duplicity_command_carries_prefixes_and_quotes_what_the_shell_needs() -> None:
+    command = restore_cmd.duplicity_command(
+        "bkt", "my backups/h1/", 1700000000, DuplicityPrefixes(file_prefix="h1_", archive="data_"), None
+    )
+    assert command == (
+        "duplicity restore -t 20231114T221320Z --file-prefix h1_ --file-prefix-archive data_ "
+        "'boto3+s3://bkt/my backups/h1' <target-dir>"
+    )
+
+
+def test_duplicity_command_for_the_bucket_root() -> None:
+    command = restore_cmd.duplicity_command(
+        "bkt", "", 1700000000, DuplicityPrefixes(), "http://127.0.0.1:5000"
+    )
+    assert command.endswith("--s3-endpoint-url http://127.0.0.1:5000 boto3+s3://bkt <target-dir>")
+
+
+def test_eta_counts_down_the_tier_range() -> None:
+    assert restore_cmd.eta_text((3.0, 5.0), 3600) == "ETA 2h00m-4h00m"
+    assert restore_cmd.eta_text((0.0, 12.0), 0) == "ETA ≤ 12h00m"
+    assert restore_cmd.eta_text((3.0, 5.0), 6 * 3600) == "ETA any moment"

@@ -1,0 +1,299 @@
+"""The restore Lambda and its workers against moto S3 and SQS: queued exactly once, retried only as needed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+
+from glacierable.batches import Batch
+from glacierable.handlers import restore as restore_handler
+from glacierable.handlers import restore_worker
+from glacierable.plan import PlanError
+from glacierable.pricing import Tier
+from glacierable.restore_request import RequestError
+from tests.integration.test_restore import (
+    BETWEEN_CHAINS,
+    Backup,
+    client_error,
+    count_restores,
+    fail_restores,
+    upload_two_chains,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sqs import SQSClient
+
+NAMESPACE = "Glacierable"
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "glacierable-restore"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-restore"
+    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
+
+
+@dataclass
+class Queue:
+    client: SQSClient
+    url: str
+
+    def drain(self) -> list[dict[str, Any]]:
+        """Every visible message, deleted from the queue (SQS-event records, as Lambda delivers them)."""
+        records: list[dict[str, Any]] = []
+        while True:
+            messages = self.client.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10).get(
+                "Messages", []
+            )
+            if not messages:
+                return records
+            for message in messages:
+                records.append(
+                    {"messageId": message["MessageId"], "body": message["Body"], "eventSource": "aws:sqs"}
+                )
+                self.client.delete_message(QueueUrl=self.url, ReceiptHandle=message["ReceiptHandle"])
+
+    def batches(self) -> list[Batch]:
+        return [Batch.from_body(record["body"]) for record in self.drain()]
+
+
+@pytest.fixture
+def queue(endpoint_url: str) -> Queue:
+    client = boto3.client("sqs", endpoint_url=endpoint_url)
+    url = client.create_queue(QueueName=f"restore-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    return Queue(client, url)
+
+
+def prepare(monkeypatch: pytest.MonkeyPatch, module: ModuleType, s3: S3Client, queue: Queue) -> None:
+    monkeypatch.setattr(module, "s3", lambda: s3)
+    monkeypatch.setattr(module, "sqs", lambda: queue.client)
+    # The namespace is read when Metrics() is built, which may have been before this fixture ran.
+    monkeypatch.setattr(module.metrics, "namespace", NAMESPACE)
+
+
+@pytest.fixture
+def restore(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, bucket: str, queue: Queue
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    monkeypatch.setenv("BUCKET", bucket)
+    monkeypatch.setenv("PREFIX", "backups/")
+    monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
+    prepare(monkeypatch, restore_handler, s3, queue)
+    return lambda event: restore_handler.handler(event, FakeLambdaContext())
+
+
+@pytest.fixture
+def worker(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, queue: Queue
+) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+    monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
+    monkeypatch.setenv("CONCURRENCY", "4")
+    prepare(monkeypatch, restore_worker, s3, queue)
+    return lambda records: restore_worker.handler(
+        {"Records": records}, FakeLambdaContext("glacierable-worker")
+    )
+
+
+@pytest.fixture
+def backup(s3: S3Client, bucket: str) -> Backup:
+    return upload_two_chains(s3, bucket)
+
+
+def record(batch: Batch, message_id: str = "m1") -> dict[str, Any]:
+    return {"messageId": message_id, "body": batch.to_body(), "eventSource": "aws:sqs"}
+
+
+# --- the restore Lambda ---------------------------------------------------------------------------
+
+
+def test_queued_batches_hold_exactly_the_keys_to_restore(restore: Any, queue: Queue, backup: Backup) -> None:
+    result = restore({"prefix": "backups/host1", "tier": "bulk", "days": 3})
+    batches = queue.batches()
+    assert sorted(key for batch in batches for key in batch.keys) == sorted(backup.new_chain)
+    assert {(b.tier, b.days, b.attempt, b.restore_id) for b in batches} == {
+        (Tier.BULK, 3, 1, result["restore_id"])
+    }
+    assert (result["to_restore"], result["volumes"], result["queued"]) == (3, 3, 3)
+
+
+def test_restore_lambda_requests_nothing_itself(restore: Any, s3: S3Client, backup: Backup) -> None:
+    calls = count_restores(s3)
+    restore({"prefix": "backups/host1"})
+    assert calls == Counter()
+
+
+def test_older_time_queues_the_older_chain(restore: Any, queue: Queue, backup: Backup) -> None:
+    restore({"prefix": "backups/host1", "time": BETWEEN_CHAINS})
+    assert sorted(key for batch in queue.batches() for key in batch.keys) == sorted(backup.old_chain)
+
+
+def test_result_carries_the_chain_and_an_estimate(restore: Any, backup: Backup, bucket: str) -> None:
+    result = restore({"prefix": "backups/host1"})
+    assert result["bucket"] == bucket and result["prefix"] == "backups/host1/"
+    assert result["chain"]["full_time_text"] == "20231110T000000Z"
+    assert result["chain"]["incremental_times_text"] == ["20231111T000000Z"]
+    assert [e["tier"] for e in result["estimate"]] == ["Standard"]
+    json.dumps(result)  # the Lambda's return value must serialize
+
+
+def test_dry_run_queues_nothing(restore: Any, queue: Queue, backup: Backup) -> None:
+    result = restore({"prefix": "backups/host1", "dry_run": True})
+    assert (result["to_restore"], result["queued"]) == (3, 0)
+    assert queue.drain() == []
+
+
+@pytest.mark.parametrize(
+    ("event", "fragment"),
+    [
+        ({"prefix": "backups/host1", "tier": "Glacial"}, "tier"),
+        ({"prefix": "backups/host1", "days": 0}, "days"),
+        ({"prefix": "backups/host1", "time": "yesterday"}, "time"),
+        ({"prefix": "backups/host1", "prefx": "x"}, "prefx"),
+        ({"prefix": "elsewhere/host1"}, "outside"),
+        ("backups/host1", "JSON object"),
+    ],
+)
+def test_bad_requests_are_refused_with_nothing_queued_or_requested(
+    restore: Any, queue: Queue, s3: S3Client, backup: Backup, event: Any, fragment: str
+) -> None:
+    calls = count_restores(s3)
+    with pytest.raises(RequestError, match=fragment):
+        restore(event)
+    assert queue.drain() == []
+    assert calls == Counter()
+
+
+def test_expedited_for_deep_archive_is_refused_after_planning(
+    restore: Any, queue: Queue, s3: S3Client, bucket: str
+) -> None:
+    upload_two_chains(s3, bucket, "backups/deep/", storage_class="DEEP_ARCHIVE")
+    with pytest.raises(RequestError, match="DEEP_ARCHIVE"):
+        restore({"prefix": "backups/deep", "tier": "Expedited"})
+    assert queue.drain() == []
+
+
+def test_folder_without_a_backup_is_a_plan_error(restore: Any, queue: Queue, backup: Backup) -> None:
+    with pytest.raises(PlanError, match="no backup chains"):
+        restore({"prefix": "backups/nothing-here"})
+    assert queue.drain() == []
+
+
+def test_batches_that_sqs_refuses_are_retried_then_reported(
+    restore: Any, queue: Queue, backup: Backup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore_handler, "SEND_RETRY_DELAY", 0.0)
+    sends: list[int] = []
+
+    def refuse(**_: Any) -> None:
+        sends.append(1)
+        raise client_error("ServiceUnavailable", 503, "SendMessageBatch")
+
+    queue.client.meta.events.register("before-call.sqs.SendMessageBatch", refuse)
+    with pytest.raises(restore_handler.EnqueueError, match=r"1 of 1 batches \(3 keys\) could not be queued"):
+        restore({"prefix": "backups/host1"})
+    assert len(sends) == restore_handler.SEND_ATTEMPTS
+
+
+# --- the worker ---------------------------------------------------------------------------------------
+
+
+def batch_of(bucket: str, keys: tuple[str, ...], attempt: int = 1) -> Batch:
+    return Batch("r1", bucket, Tier.STANDARD, 2, False, keys, attempt=attempt)
+
+
+def test_worker_requests_every_key_once(worker: Any, s3: S3Client, bucket: str, backup: Backup) -> None:
+    calls = count_restores(s3)
+    result = worker([record(batch_of(bucket, backup.new_chain))])
+    assert result == {"batchItemFailures": []}
+    assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
+
+
+def test_worker_requeues_only_the_failed_keys(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup, queue: Queue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(restore_worker, "BASE_DELAY_SECONDS", 0)
+    fail_restores(s3, backup.new_chain[:1])
+    result = worker([record(batch_of(bucket, backup.new_chain, attempt=2))])
+    assert result == {"batchItemFailures": []}
+    (retry,) = queue.batches()
+    assert retry == batch_of(bucket, backup.new_chain[:1], attempt=3)
+
+
+def test_requeued_keys_are_delayed_by_the_backoff(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup, queue: Queue
+) -> None:
+    delays: list[int] = []
+    queue.client.meta.events.register(
+        "before-parameter-build.sqs.SendMessage", lambda params, **_: delays.append(params["DelaySeconds"])
+    )
+    fail_restores(s3, backup.new_chain[:1])
+    worker([record(batch_of(bucket, backup.new_chain, attempt=2))])
+    assert delays == [restore_worker.retry_delay(2)] == [60]
+
+
+def test_worker_at_the_last_attempt_reports_the_message_as_failed(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup, queue: Queue
+) -> None:
+    fail_restores(s3, backup.new_chain[:1])
+    last = batch_of(bucket, backup.new_chain, attempt=restore_worker.MAX_ATTEMPTS)
+    result = worker([record(batch_of(bucket, backup.old_chain), "ok"), record(last, "last")])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "last"}]}
+    assert queue.drain() == []
+
+
+def test_worker_reports_a_malformed_message_as_failed(worker: Any, s3: S3Client) -> None:
+    calls = count_restores(s3)
+    result = worker([{"messageId": "bad", "body": "{not json"}])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert calls == Counter()
+
+
+def test_worker_reports_the_message_when_requeueing_fails(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup, queue: Queue
+) -> None:
+    def refuse(**_: Any) -> None:
+        raise client_error("AccessDenied", 403, "SendMessage")
+
+    queue.client.meta.events.register("before-call.sqs.SendMessage", refuse)
+    fail_restores(s3, backup.new_chain[:1])
+    result = worker([record(batch_of(bucket, backup.new_chain), "m7")])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m7"}]}
+
+
+def test_worker_refuses_a_batch_for_another_bucket(
+    worker: Any, s3: S3Client, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BUCKET", bucket)
+    calls = count_restores(s3)
+    result = worker([record(batch_of("someone-elses-bucket", ("a",)), "foreign")])
+    assert result == {"batchItemFailures": [{"itemIdentifier": "foreign"}]}
+    assert calls == Counter()
+
+
+def test_retry_delay_doubles_up_to_fifteen_minutes() -> None:
+    assert [restore_worker.retry_delay(a) for a in (1, 2, 3, 4, 6, 10**9)] == [30, 60, 120, 240, 900, 900]
+
+
+# --- the whole fan-out ------------------------------------------------------------------------------
+
+
+def test_restore_then_workers_request_the_chain_once_and_a_rerun_nothing(
+    restore: Any, worker: Any, s3: S3Client, queue: Queue, backup: Backup
+) -> None:
+    calls = count_restores(s3)
+    restore({"prefix": "backups/host1"})
+    assert worker(queue.drain()) == {"batchItemFailures": []}
+    assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
+    rerun = restore({"prefix": "backups/host1"})
+    assert (rerun["to_restore"], rerun["counts"]["readable"]) == (0, 3)
+    assert queue.drain() == []
