@@ -1,10 +1,18 @@
-"""An HTTP/1.1 reverse proxy on 127.0.0.1 that delays every request, to make a local S3 emulator look remote.
+"""An HTTP/1.1 reverse proxy on 127.0.0.1 that delays, and on request fails, S3 requests to a local emulator.
+
+It makes a local S3 emulator look remote (added latency, for the benchmark) and unreliable (for the fault
+tests): a fraction of requests answered 503 SlowDown or 500 InternalError with S3's XML error body, a
+fraction whose connection is closed without a response, either before the request is forwarded or after
+the emulator acted on it. Each request's fate is drawn from `random.Random` seeded with the seed and the
+request itself (method, target, and how many times that same request was seen), so a run's faults do not
+depend on thread scheduling. Every request is logged with its S3 operation and fate, for counters.
 
 Clients keep their connection to the proxy alive (as they do with S3); the proxy opens one upstream
 connection per request, because moto's server closes every connection after one response anyway.
 Bodies are streamed through unchanged, framed by Content-Length or chunked encoding.
 
-Run standalone: `python -m bench.latency_proxy --upstream http://127.0.0.1:5000 --latency-ms 50`.
+Run standalone: `python -m bench.latency_proxy --upstream http://127.0.0.1:5000 --latency-ms 50`
+(add `--slowdown 0.1 --internal-error 0.02 --drop 0.01 --seed 7` for faults).
 """
 
 from __future__ import annotations
@@ -12,12 +20,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import signal
 import threading
+import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from enum import StrEnum
 from http import HTTPStatus
-from urllib.parse import urlsplit
+from typing import NamedTuple
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 HEAD_LIMIT = 64 * 1024
 CHUNK = 64 * 1024
@@ -32,9 +45,56 @@ class ProtocolError(Exception):
 
 @dataclass
 class ProxySettings:
-    """How the proxy misbehaves; mutable, so a running proxy can be retuned between measurements."""
+    """How the proxy misbehaves; mutable (or replaceable), so a running proxy can be retuned at any time.
 
-    latency: float = 0.05  # seconds added before each request is forwarded
+    The fault fractions are of requests (retries included) and must sum to at most 1.
+    """
+
+    latency: float = 0.05  # seconds added before each request is forwarded (or failed)
+    slowdown: float = 0.0  # answered 503 SlowDown, not forwarded
+    internal_error: float = 0.0  # answered 500 InternalError, not forwarded
+    drop: float = 0.0  # connection closed once the request is read, not forwarded
+    drop_response: float = 0.0  # forwarded (the emulator acts on it), then closed without the response
+    seed: int = 0
+    operations: frozenset[str] | None = None  # faults only for these S3 operations; None: for every request
+
+    def __post_init__(self) -> None:
+        fractions = (self.slowdown, self.internal_error, self.drop, self.drop_response)
+        if any(not 0.0 <= f <= 1.0 for f in fractions) or sum(fractions) > 1.0:
+            raise ValueError(f"fault fractions must be within 0..1 and sum to at most 1, got {fractions}")
+        if self.latency < 0:
+            raise ValueError(f"latency must not be negative, got {self.latency}")
+
+
+class Fate(StrEnum):
+    """What the proxy did with one request."""
+
+    FORWARDED = "forwarded"
+    SLOWDOWN = "slowdown"
+    INTERNAL_ERROR = "internal_error"
+    DROPPED = "dropped"
+    """Connection closed after reading the request; the emulator never saw it."""
+    DROPPED_RESPONSE = "dropped_response"
+    """Forwarded and acted on by the emulator; the client got no response."""
+    BAD_GATEWAY = "bad_gateway"
+    """The emulator could not be reached: answered 502."""
+
+
+REACHED_UPSTREAM = frozenset({Fate.FORWARDED, Fate.DROPPED_RESPONSE})
+
+
+class Handled(NamedTuple):
+    """One request the proxy handled: its S3 operation, decoded path ("/bucket/key") and fate."""
+
+    operation: str
+    path: str
+    fate: Fate
+
+
+_ERRORS = {
+    Fate.SLOWDOWN: (503, "Slow Down", "SlowDown", "Please reduce your request rate."),
+    Fate.INTERNAL_ERROR: (500, "Internal Server Error", "InternalError", "We encountered an internal error."),
+}
 
 
 @dataclass
@@ -81,7 +141,9 @@ class LatencyProxy:
     settings: ProxySettings = field(default_factory=ProxySettings)
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port; `url` tells which after start()
-    requests: int = 0  # requests forwarded so far
+    requests: int = 0  # requests that reached the upstream so far
+    log: list[Handled] = field(default_factory=list, repr=False)  # every request, in the order handled
+    _seen: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False)
     _server: asyncio.Server | None = field(default=None, repr=False)
     _connections: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
 
@@ -95,6 +157,50 @@ class LatencyProxy:
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    def handled(self) -> list[Handled]:
+        """A copy of the log, safe to read from another thread while the proxy runs."""
+        return list(self.log)
+
+    def counts(self) -> Counter[str]:
+        """Requests by fate (every fate present, zero or not)."""
+        counts: Counter[str] = Counter(dict.fromkeys((fate.value for fate in Fate), 0))
+        counts.update(h.fate.value for h in self.handled())
+        return counts
+
+    def counts_by_operation(self) -> dict[str, Counter[str]]:
+        """Requests by S3 operation, then by fate."""
+        result: dict[str, Counter[str]] = {}
+        for h in self.handled():
+            result.setdefault(h.operation, Counter())[h.fate.value] += 1
+        return result
+
+    def reached(self, operation: str) -> Counter[str]:
+        """Requests of `operation` that reached the upstream, by path (whether or not the client heard back)."""
+        return Counter(h.path for h in self.handled() if h.operation == operation and h.fate in REACHED_UPSTREAM)
+
+    def reset_log(self) -> None:
+        """Forget the log (the fate draws continue where they were)."""
+        self.log.clear()
+
+    def decide(self, method: str, target: str, operation: str) -> Fate:
+        """This request's fate: a draw seeded by the seed, the request, and how often it was seen before."""
+        settings = self.settings
+        if settings.operations is not None and operation not in settings.operations:
+            return Fate.FORWARDED
+        occurrence = self._seen[(method, target)]
+        self._seen[(method, target)] = occurrence + 1
+        draw = random.Random(f"{settings.seed}|{method}|{target}|{occurrence}").random()
+        for fate, fraction in (
+            (Fate.SLOWDOWN, settings.slowdown),
+            (Fate.INTERNAL_ERROR, settings.internal_error),
+            (Fate.DROPPED, settings.drop),
+            (Fate.DROPPED_RESPONSE, settings.drop_response),
+        ):
+            if draw < fraction:
+                return fate
+            draw -= fraction
+        return Fate.FORWARDED
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=HEAD_LIMIT)
@@ -137,26 +243,42 @@ class LatencyProxy:
         request = await read_head(client_reader)
         if request is None:
             return False
-        method, _, version = _split_request_line(request.start_line)
+        method, target, version = _split_request_line(request.start_line)
         if "100-continue" in request.tokens("expect"):
             # Answered here, so the client sends its body while the request waits out the latency.
             client_writer.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         keep_alive = _wants_keep_alive(request, version)
+        operation = s3_operation(method, target)
+        path = unquote(urlsplit(target).path)
+        fate = self.decide(method, target, operation)
 
         await asyncio.sleep(self.settings.latency)
+        if fate in _ERRORS or fate is Fate.DROPPED:
+            # The whole request is read first, as a server does before it answers or gives up.
+            await drain_body(client_reader, request, None)
+            self.log.append(Handled(operation, path, fate))
+            if fate is Fate.DROPPED:
+                return False
+            await _send_s3_error(client_writer, fate, method, keep_alive)
+            return keep_alive
         try:
             up_reader, up_writer = await asyncio.open_connection(self._upstream_host, self._upstream_port)
         except OSError as exc:
             await drain_body(client_reader, request, None)
+            self.log.append(Handled(operation, path, Fate.BAD_GATEWAY))
             await _send_error(client_writer, 502, f"upstream unreachable: {exc}", keep_alive)
             return keep_alive
         self.requests += 1
+        self.log.append(Handled(operation, path, fate))
         try:
             up_writer.write(
                 Message.encode(request.start_line, [*request.forwardable(), ("Connection", "close")])
             )
             await drain_body(client_reader, request, up_writer)
             await up_writer.drain()
+            if fate is Fate.DROPPED_RESPONSE:
+                await _discard_response(up_reader, method)
+                return False
             await self._relay_response(up_reader, client_writer, method, keep_alive)
         finally:
             up_writer.close()
@@ -193,6 +315,62 @@ class LatencyProxy:
             client_writer.write(Message.encode(response.start_line, headers))
             await copy_body(up_reader, client_writer, framing)
         await client_writer.drain()
+
+
+async def _discard_response(up_reader: asyncio.StreamReader, method: str) -> None:
+    """Read the upstream's whole response, so that it has finished acting on the request, and drop it."""
+    while True:
+        response = await read_head(up_reader)
+        if response is None:
+            raise ProtocolError("upstream closed the connection without a response")
+        if not 100 <= _status(response) < 200:
+            break
+    framing = body_framing(response, request_method=method)
+    if framing == "until-close":
+        await up_reader.read()
+    else:
+        await copy_body(up_reader, None, framing)
+
+
+# Sub-resources that name an S3 operation, checked in this order; the rest of the query is parameters.
+_OBJECT_SUBRESOURCES = {
+    "GET": (("tagging", "GetObjectTagging"), ("uploadId", "ListParts"), ("attributes", "GetObjectAttributes")),
+    "PUT": (("tagging", "PutObjectTagging"), ("uploadId", "UploadPart")),
+    "POST": (("restore", "RestoreObject"), ("uploads", "CreateMultipartUpload"), ("uploadId", "CompleteMultipartUpload")),
+    "DELETE": (("tagging", "DeleteObjectTagging"), ("uploadId", "AbortMultipartUpload")),
+}
+_OBJECT_DEFAULT = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
+_BUCKET_SUBRESOURCES = {
+    "GET": (("list-type", "ListObjectsV2"), ("versions", "ListObjectVersions"), ("uploads", "ListMultipartUploads")),
+    "POST": (("delete", "DeleteObjects"),),
+}
+_BUCKET_DEFAULT = {"GET": "ListObjects", "PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
+_BUCKET_CONFIGURATIONS = ("lifecycle", "tagging", "versioning", "notification", "policy", "acl", "location")
+
+
+def s3_operation(method: str, target: str) -> str:
+    """The S3 API operation a path-style request names, e.g. "PutObjectTagging"; "Other" when unknown."""
+    parts = urlsplit(target)
+    path = parts.path.lstrip("/")
+    query = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    if path.startswith("moto-api"):
+        return "MotoApi"
+    if not path:
+        return "ListBuckets" if method == "GET" else "Other"
+    bucket, _, key = path.partition("/")
+    if key:
+        for name, operation in _OBJECT_SUBRESOURCES.get(method, ()):
+            if name in query:
+                return operation
+        return _OBJECT_DEFAULT.get(method, "Other")
+    for name, operation in _BUCKET_SUBRESOURCES.get(method, ()):
+        if name in query:
+            return operation
+    for name in _BUCKET_CONFIGURATIONS:
+        if name in query and method in ("GET", "PUT", "DELETE"):
+            verb = method.capitalize() if method != "GET" else "Get"
+            return f"{verb}Bucket{name.capitalize()}"
+    return _BUCKET_DEFAULT.get(method, "Other")
 
 
 async def read_head(reader: asyncio.StreamReader) -> Message | None:
@@ -323,6 +501,28 @@ async def _send_error(writer: asyncio.StreamWriter, status: int, text: str, keep
     await writer.drain()
 
 
+async def _send_s3_error(writer: asyncio.StreamWriter, fate: Fate, method: str, keep_alive: bool) -> None:
+    """S3's error response: an XML body naming the code, except for HEAD, which S3 answers without one."""
+    status, reason, code, message = _ERRORS[fate]
+    request_id = uuid.uuid4().hex[:16].upper()
+    body = b""
+    if method != "HEAD":
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{message}</Message>"
+            f"<RequestId>{request_id}</RequestId><HostId>fault-proxy</HostId></Error>"
+        ).encode()
+    headers = [
+        ("x-amz-request-id", request_id),
+        ("Content-Type", "application/xml"),
+        ("Content-Length", str(len(body))),
+    ]
+    if not keep_alive:
+        headers.append(("Connection", "close"))
+    writer.write(Message.encode(f"HTTP/1.1 {status} {reason}", headers) + body)
+    await writer.drain()
+
+
 @contextlib.contextmanager
 def running_proxy(upstream: str, settings: ProxySettings | None = None) -> Iterator[LatencyProxy]:
     """A LatencyProxy serving from its own event-loop thread, for synchronous callers (tests)."""
@@ -376,8 +576,24 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--upstream", required=True, help="http://host:port to forward to")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free one)")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="delay added per request")
+    parser.add_argument("--slowdown", type=float, default=0.0, help="fraction answered 503 SlowDown")
+    parser.add_argument("--internal-error", type=float, default=0.0, help="fraction answered 500")
+    parser.add_argument("--drop", type=float, default=0.0, help="fraction closed before forwarding")
+    parser.add_argument("--drop-response", type=float, default=0.0, help="fraction closed after forwarding")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
     args = parser.parse_args(argv)
-    proxy = LatencyProxy(args.upstream, ProxySettings(latency=args.latency_ms / 1000), port=args.port)
+    try:
+        settings = ProxySettings(
+            latency=args.latency_ms / 1000,
+            slowdown=args.slowdown,
+            internal_error=args.internal_error,
+            drop=args.drop,
+            drop_response=args.drop_response,
+            seed=args.seed,
+        )
+    except ValueError as error:
+        parser.error(str(error))
+    proxy = LatencyProxy(args.upstream, settings, port=args.port)
     asyncio.run(_serve_forever(proxy))
 
 

@@ -137,8 +137,8 @@ class Reconciler(Construct):
             description=f"Re-tags objects modified in the last {reconcile_days} days in s3://{bucket.bucket_name}",
             timeout=Duration.minutes(15),
             memory_size=256,
-            # One sweep at a time: overlapping runs would only repeat each other's requests.
-            reserved_concurrent_executions=1,
+            # No reserved concurrency: new accounts (limit 10) could not deploy it, and a daily 15-minute
+            # sweep cannot overlap itself.
             environment={
                 "BUCKET": bucket.bucket_name,
                 "PREFIX": prefix,
