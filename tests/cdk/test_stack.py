@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 from aws_cdk.assertions import Match
+
 from glacierable import TAG_KEY
 from glacierable.lifecycle import ABORT_MPU_DAYS, ABORT_MPU_RULE_ID, ARCHIVE_RULE_ID
-
 from infra.powertools import layer_parameter_name
 from tests.cdk.conftest import Synthesized
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.stub import Stubber
 
+from glacierable.demo.emulator import MotoServer
 from glacierable.object_status import (
     State,
     StatusError,
@@ -23,7 +24,6 @@ from glacierable.restore import request_restores
 from glacierable.s3 import s3_client
 from glacierable.timespec import parse_time
 from tests.integration.test_restore import BETWEEN_CHAINS, T3, T4, client_error, upload_two_chains
-from glacierable.demo.emulator import MotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

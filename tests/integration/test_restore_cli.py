@@ -15,6 +15,7 @@ import boto3
 import pytest
 
 from glacierable.cli import main, restore_cmd
+from glacierable.demo.emulator import MotoServer
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
@@ -28,7 +29,6 @@ from tests.integration.test_restore import (
     upload_two_chains,
 )
 from tests.integration.test_restore_handlers import FakeLambdaContext
-from glacierable.demo.emulator import MotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -1,1 +1,1 @@
-"""The local demo: the whole story on an embedded S3 (moto) with real duplicity; never part of the Lambda asset."""
+"""The local demo: the whole story on an embedded S3 (moto) with real duplicity; not in the Lambda asset."""

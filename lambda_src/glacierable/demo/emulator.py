@@ -1,4 +1,4 @@
-"""A real moto S3 server in its own process on 127.0.0.1: the demo's embedded S3, also used by tests and bench."""
+"""A real moto S3 server in its own process on 127.0.0.1: the demo's embedded S3, used by tests and bench."""
 
 from __future__ import annotations
 
