@@ -46,9 +46,8 @@ test: lint typecheck pytest
 bench: install
 	$(BIN)/python -m bench.run
 
-demo:
-	@echo "make demo arrives with the demo issue (the whole story on an embedded S3); until then: make test" >&2
-	@exit 2
+demo: install
+	$(BIN)/glacierable demo $(DEMO_ARGS)
 
 synth: install $(CDK)
 	$(CDK) synth --no-notices -c bucket=$${BUCKET:-example-backups} -q

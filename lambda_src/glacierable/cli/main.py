@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "glacierable.cli.backfill_cmd",
     "glacierable.cli.lifecycle_cmd",
     "glacierable.cli.restore_cmd",
+    "glacierable.cli.demo_cmd",
 )
 
 

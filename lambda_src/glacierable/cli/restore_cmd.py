@@ -312,7 +312,9 @@ def _restore_locally(args: argparse.Namespace) -> int:
         return 0
     if args.wait:
         bucket = args.bucket
-        _wait(client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency)
+        wait_until_readable(
+            client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency
+        )
         print(duplicity_command(bucket, request.folder, restore_time, request.prefixes, args.endpoint_url))
     return 0
 
@@ -372,7 +374,9 @@ def _restore_by_function(args: argparse.Namespace) -> int:
         days=request.days,
     )
     client = _s3(args)
-    _wait(client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency)
+    wait_until_readable(
+        client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency
+    )
     print(duplicity_command(bucket, folder, restore_time, request.prefixes, args.endpoint_url))
     return 0
 
@@ -455,7 +459,7 @@ def eta_text(hours: tuple[float, float] | None, elapsed: float) -> str:
     return f"ETA ≤ {_duration(high)}" if low <= 0 else f"ETA {_duration(low)}-{_duration(high)}"
 
 
-def _wait(
+def wait_until_readable(
     client: S3Client,
     bucket: str,
     request: RestoreRequest,

@@ -1,0 +1,178 @@
+"""Run the real duplicity (the one installed beside this Python) against an S3 endpoint, offline and fast."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from glacierable.demo.emulator import FAKE_CREDENTIALS
+
+DUPLICITY = Path(sys.executable).parent / "duplicity"
+"""The venv's `duplicity` script."""
+
+FAST_GPG_OPTIONS = "--s2k-count 65536"
+"""A cheap passphrase derivation: gpg's default costs ~0.5 s per file; names and formats are unchanged."""
+
+_QUIET_ENV = {
+    # par2/OpenMP and friends spin a thread per core; on a busy 2-core machine that is slower, not faster.
+    "OMP_NUM_THREADS": "1",
+    "LC_ALL": "C.UTF-8",
+    "LANG": "C.UTF-8",
+    # boto3 >= 1.36 sends checksums that S3-compatible endpoints may reject; duplicity suggests these.
+    "AWS_REQUEST_CHECKSUM_CALCULATION": "when_required",
+    "AWS_RESPONSE_CHECKSUM_VALIDATION": "when_required",
+    # Never the operator's own AWS profile, config or credentials.
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+}
+
+
+class DuplicityError(RuntimeError):
+    """duplicity exited non-zero where it should have succeeded; carries the end of its output."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One duplicity run: the command line (as typed, without secrets), exit code and output."""
+
+    command: str
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        """stdout and stderr together."""
+        return f"{self.stdout}\n{self.stderr}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicityRunner:
+    """duplicity bound to one endpoint and passphrase, with its own gpg home and temp folder."""
+
+    endpoint_url: str
+    passphrase: str
+    gnupg_home: Path
+    tempdir: Path
+
+    def prepare(self) -> DuplicityRunner:
+        """Create the private gpg home (mode 0700, as gpg insists) and the temp folder."""
+        self.gnupg_home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.gnupg_home.chmod(0o700)
+        self.tempdir.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def environment(self) -> dict[str, str]:
+        """The environment duplicity runs with: fake credentials, passphrase, private gpg home."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "SIGN_PASSPHRASE"}
+        env.update(FAKE_CREDENTIALS)
+        env.update(_QUIET_ENV)
+        env["GNUPGHOME"] = str(self.gnupg_home)
+        env["TMPDIR"] = str(self.tempdir)
+        env["PASSPHRASE"] = self.passphrase
+        return env
+
+    def run(self, action: str, *args: str, check: bool = True) -> Result:
+        """`duplicity ACTION ARGS...` with the endpoint; raises DuplicityError on failure if `check`."""
+        argv = [
+            action,
+            "--s3-endpoint-url",
+            self.endpoint_url,
+            "--tempdir",
+            str(self.tempdir),
+            f"--gpg-options={FAST_GPG_OPTIONS}",
+            *args,
+        ]
+        completed = subprocess.run(
+            [str(DUPLICITY), *argv],
+            env=self.environment(),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        result = Result(
+            shlex.join(["duplicity", *argv]), completed.returncode, completed.stdout, completed.stderr
+        )
+        if check and result.returncode != 0:
+            raise DuplicityError(f"{result.command} exited with {result.returncode}:\n{_tail(result.output)}")
+        return result
+
+    def backup(
+        self,
+        source: Path,
+        url: str,
+        *,
+        full: bool,
+        at: int,
+        archive_dir: Path,
+        volsize: int,
+        options: Sequence[str] = (),
+    ) -> Result:
+        """One full or incremental backup of `source`, dated `at` (epoch seconds: --current-time)."""
+        return self.run(
+            "full" if full else "incremental",
+            "--archive-dir",
+            str(archive_dir),
+            "--current-time",
+            str(at),
+            "--volsize",
+            str(volsize),
+            "--no-print-statistics",
+            *options,
+            str(source),
+            url,
+        )
+
+    def collection_status(self, url: str, *, archive_dir: Path) -> Result:
+        """`duplicity collection-status`: reads every manifest and signature, no volume."""
+        return self.run("collection-status", "--archive-dir", str(archive_dir), url)
+
+    def restore(
+        self,
+        url: str,
+        target: Path,
+        *,
+        at: int,
+        archive_dir: Path,
+        check: bool = True,
+        retries: int = 1,
+    ) -> Result:
+        """`duplicity restore -t AT URL TARGET`; one try per file by default, so a failure shows at once."""
+        return self.run(
+            "restore",
+            "--archive-dir",
+            str(archive_dir),
+            "--num-retries",
+            str(retries),
+            "--backend-retry-delay",
+            "0",
+            "-t",
+            str(at),
+            url,
+            str(target),
+            check=check,
+        )
+
+
+def _tail(text: str, lines: int = 25) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def error_lines(result: Result, needles: Sequence[str] = ("Error", "error", "Giving up")) -> list[str]:
+    """duplicity's lines that mention an error, in order, without repeats."""
+    seen: dict[str, None] = {}
+    for line in result.output.splitlines():
+        if any(needle in line for needle in needles):
+            seen.setdefault(line.strip(), None)
+    return list(seen)
+
+
+def s3_url(bucket: str, folder: str) -> str:
+    """duplicity's URL for a folder of a bucket."""
+    return f"boto3+s3://{bucket}/{folder.strip('/')}"

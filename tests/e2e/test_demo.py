@@ -1,0 +1,153 @@
+"""`glacierable demo`'s story end to end: real duplicity on a moto server, ending in verified restores."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from glacierable import TAG_KEY
+from glacierable.classify import classify
+from glacierable.cli.main import main
+from glacierable.demo.emulator import MotoServer
+from glacierable.demo.story import StoryOptions, StoryResult, run_story
+from glacierable.demo.transition import SMALL_OBJECT_BYTES
+from glacierable.names import Kind, parse_name
+from glacierable.s3 import s3_client
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+pytestmark = pytest.mark.duplicity
+
+FILES = 6
+
+
+@dataclass
+class Run:
+    result: StoryResult
+    output: str
+    s3: S3Client
+    workdir: Path
+
+    def objects(self) -> list[dict[str, Any]]:
+        listing = self.s3.list_objects_v2(Bucket=self.result.bucket, Prefix=self.result.folder)
+        return [dict(item) for item in listing.get("Contents", [])]
+
+    def tag(self, key: str) -> str | None:
+        tag_set = self.s3.get_object_tagging(Bucket=self.result.bucket, Key=key)["TagSet"]
+        return {t["Key"]: t["Value"] for t in tag_set}.get(TAG_KEY)
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    """The story, run once with a small tree on a server of its own (restore states are server-wide)."""
+    workdir = tmp_path_factory.mktemp("demo")
+    out = io.StringIO()
+    with MotoServer() as server:
+        result = run_story(StoryOptions(files=FILES, workdir=workdir), server=server, out=out)
+        yield Run(result, out.getvalue(), s3_client(endpoint_url=server.url), workdir)
+
+
+def test_the_story_ends_with_exit_code_zero_and_identical_restores(story: Run) -> None:
+    assert story.result.exit_code == 0, story.output
+    assert story.result.problems == []
+    assert story.result.mismatches == {}
+    assert "OK: both restores equal the source at their time, file by file" in story.output
+
+
+def test_the_backups_made_several_volumes_per_chain(story: Run) -> None:
+    volumes = [item["Key"] for item in story.objects() if classify(item["Key"]).kind == "volume"]
+    assert len(volumes) >= 4
+
+
+def test_every_object_is_tagged_by_its_kind(story: Run) -> None:
+    for item in story.objects():
+        expected = "true" if classify(item["Key"]).kind == "volume" else "false"
+        assert story.tag(item["Key"]) == expected, item["Key"]
+
+
+def test_volumes_of_128_kb_or_more_are_archived_and_restored(story: Run) -> None:
+    archived = 0
+    for item in story.objects():
+        if classify(item["Key"]).kind != "volume" or item["Size"] < SMALL_OBJECT_BYTES:
+            continue
+        head = story.s3.head_object(Bucket=story.result.bucket, Key=item["Key"])
+        assert head.get("StorageClass") == "GLACIER", item["Key"]
+        assert 'ongoing-request="false"' in head.get("Restore", ""), item["Key"]
+        archived += 1
+    assert archived >= 3
+
+
+def test_manifests_and_signatures_stay_in_standard(story: Run) -> None:
+    metadata = [item for item in story.objects() if classify(item["Key"]).kind in ("manifest", "signature")]
+    assert len(metadata) == 6  # a manifest and a signature file per backup
+    assert {item.get("StorageClass", "STANDARD") for item in metadata} == {"STANDARD"}
+
+
+def test_a_plain_duplicity_restore_fails_on_an_archived_volume(story: Run) -> None:
+    assert "InvalidObjectState" in story.output
+    assert not (story.workdir / "restore-plain").exists() or not any(
+        (story.workdir / "restore-plain").iterdir()
+    )
+
+
+def test_the_latest_restore_requests_only_the_volumes_not_restored_already(story: Run) -> None:
+    match = re.search(r"(\d+) objects needed, (\d+) readable, 0 in progress, (\d+) queued", story.output)
+    assert match, story.output
+    needed, readable, queued = map(int, match.groups())
+    names = [(item, parse_name(item["Key"])) for item in story.objects()]
+    volumes = [(item, name) for item, name in names if name is not None and name.kind is Kind.VOLUME]
+    last = max(name.end_time for _, name in volumes)
+    archived_in_last = [
+        item for item, name in volumes if name.end_time == last and item["Size"] >= SMALL_OBJECT_BYTES
+    ]
+    assert queued == len(archived_in_last) > 0
+    assert needed == readable + queued
+
+
+def test_both_restores_hold_the_source_files(story: Run) -> None:
+    middle = sorted(p.name for p in (story.workdir / "restore-middle").rglob("*") if p.is_file())
+    latest = sorted(p.name for p in (story.workdir / "restore-latest").rglob("*") if p.is_file())
+    assert len(latest) == len(middle) + 1  # each round of changes adds two files and deletes one
+    assert len(middle) == FILES + 1
+
+
+def test_a_restored_file_that_differs_from_the_source_fails_the_story(tmp_path: Path) -> None:
+    def tamper(label: str, restored: Path) -> None:
+        victims = sorted(p for p in restored.rglob("*.txt") if p.is_file())
+        if label == "latest":
+            victims[0].write_text("not what was backed up\n", encoding="utf-8")
+        else:
+            victims[0].unlink()
+
+    out = io.StringIO()
+    result = run_story(StoryOptions(files=3, workdir=tmp_path / "work"), out=out, after_restore=tamper)
+    output = out.getvalue()
+    assert result.exit_code == 1, output
+    assert [line.split(":")[0] for line in result.mismatches["latest"]] == ["different content"]
+    assert [line.split(":")[0] for line in result.mismatches["middle"]] == ["missing"]
+    assert "MISMATCH in the latest restore" in output
+    assert "FAILED" in output
+
+
+def test_the_demo_command_refuses_too_few_files(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--files", "2"])
+    assert exit_info.value.code == 2
+    assert "files must be at least 3" in capsys.readouterr().err
+
+
+def test_the_demo_command_refuses_a_workdir_with_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "something").write_text("x")
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--workdir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert "is not empty" in capsys.readouterr().err
