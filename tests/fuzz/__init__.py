@@ -1,4 +1,4 @@
-"""Fuzzing with hypothesis (profile "fuzz" in conftest.py): bad input ends in a documented error, never a call.
+"""Fuzzing with hypothesis (profile "fuzz", conftest.py): bad input ends in a documented error, never a call.
 
 `OfflineService` builds real boto3 clients whose requests never leave the process: botocore's own hooks record
 every API call and answer every HTTP request, so a test can assert that invalid input made no call at all.
@@ -12,6 +12,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.compat import HTTPHeaders
 from botocore.config import Config
 from hypothesis import strategies as st
 
@@ -22,7 +23,7 @@ ANY_TEXT = st.text(st.characters(exclude_categories=()))
 """Any Python string JSON can carry, lone surrogates included."""
 
 
-def json_values(known_keys: tuple[str, ...] = (), *, max_leaves: int = 40) -> st.SearchStrategy[object]:
+def json_values(known_keys: tuple[str, ...] = (), *, max_leaves: int = 20) -> st.SearchStrategy[object]:
     """Any JSON value (as json.loads returns it); objects often use `known_keys`, so shapes get deep."""
     scalars = (
         st.none()
@@ -74,7 +75,8 @@ class OfflineService:
     sent: list[str] = field(default_factory=list)
 
     def client(self) -> Any:
-        client = boto3.session.Session().client(
+        session: Any = boto3.session.Session()  # the service name is a variable: no typed overload fits
+        client = session.client(
             self.service,
             endpoint_url=UNREACHABLE,
             region_name="us-east-1",
@@ -98,4 +100,6 @@ class OfflineService:
         operation = event_name.rsplit(".", 1)[-1]  # before-send.<service>.<Operation>
         self.sent.append(f"{request.method} {request.url}")
         status, body = self.respond(operation, request)
-        return AWSResponse(request.url, status, {"Content-Type": "application/xml"}, _Body(body))
+        headers = HTTPHeaders()
+        headers["Content-Type"] = "application/xml"
+        return AWSResponse(request.url, status, headers, _Body(body))

@@ -10,7 +10,8 @@ PROFILE = "fuzz"
 MIN_EXAMPLES = 1000
 
 # Reproducible in CI: derandomize draws examples from each test's own source, and no example database
-# replays failures from an earlier run. FUZZ_EXAMPLES may raise the count for a longer local run, never lower it.
+# replays failures from an earlier run. FUZZ_EXAMPLES may raise the count for a longer local run,
+# never lower it.
 settings.register_profile(
     PROFILE,
     max_examples=max(MIN_EXAMPLES, int(os.environ.get("FUZZ_EXAMPLES", MIN_EXAMPLES))),
