@@ -1,4 +1,4 @@
-"""Alarms for work left undone: messages in a dead-letter queue, function errors."""
+"""Alarms for work left undone: messages in a dead-letter queue, function errors, objects left untagged."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ PERIOD = Duration.minutes(5)
 
 
 class Monitoring(Construct):
-    """One alarm on each dead-letter queue's depth and one on each function's errors."""
+    """One alarm on each dead-letter queue's depth, each function's errors and each metric given (≥ 1)."""
 
     def __init__(
         self,
@@ -23,8 +23,9 @@ class Monitoring(Construct):
         *,
         dead_letter_queues: Mapping[str, tuple[sqs.IQueue, str]],
         functions: Mapping[str, lambda_.IFunction],
+        metric_alarms: Mapping[str, tuple[cloudwatch.IMetric, str]] | None = None,
     ) -> None:
-        """`dead_letter_queues` maps an alarm name to its queue and what a message there means."""
+        """`dead_letter_queues` and `metric_alarms` map an alarm name to what it watches and what it means."""
         super().__init__(scope, id_)
         self.dead_letter_alarms = {
             name: cloudwatch.Alarm(
@@ -53,4 +54,17 @@ class Monitoring(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
             for name, function in functions.items()
+        }
+        self.metric_alarms = {
+            name: cloudwatch.Alarm(
+                self,
+                name,
+                alarm_description=meaning,
+                metric=metric,
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+            for name, (metric, meaning) in (metric_alarms or {}).items()
         }

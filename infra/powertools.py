@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -70,8 +71,8 @@ class PowertoolsFunction(lambda_.Function):
         timeout: Duration,
         memory_size: int = 256,
         environment: Mapping[str, str] | None = None,
-        reserved_concurrent_executions: int | None = None,
     ) -> None:
+        self.service = service
         log_group = logs.LogGroup(
             scope,
             f"{id_}Logs",
@@ -90,10 +91,19 @@ class PowertoolsFunction(lambda_.Function):
             timeout=timeout,
             memory_size=memory_size,
             log_group=log_group,
-            reserved_concurrent_executions=reserved_concurrent_executions,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 **(environment or {}),
             },
+        )
+
+    def metric_count(self, name: str) -> cloudwatch.Metric:
+        """The sum of one of the handler's Powertools metrics, named as Powertools publishes it."""
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": self.service},
+            statistic=cloudwatch.Stats.SUM,
+            period=Duration.minutes(5),
         )

@@ -90,6 +90,14 @@ class GlacierableStack(Stack):
                 ),
             },
             functions=functions,
+            metric_alarms={
+                # Never retried (only an operator removing a tag helps), so it must page someone.
+                "TooManyTags": (
+                    self.tagger.function.metric_count("TooManyTags"),
+                    "An object has 10 tags and no glacierable tag, so the tagger cannot tag it: "
+                    "remove a tag, then run glacierable backfill",
+                ),
+            },
         )
 
         CfnOutput(self, "TaggerFunctionName", value=self.tagger.function.function_name)

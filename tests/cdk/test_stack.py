@@ -486,3 +486,22 @@ def test_lambda_asset_holds_the_runtime_package_only(existing: Synthesized, asse
     unwanted = [f for f in files if "egg-info" in f or "__pycache__" in f or f.startswith(("tests/", "moto"))]
     assert unwanted == []
     assert {f.split("/")[0] for f in files} == {"glacierable"}
+
+
+def test_alarm_when_the_tagger_meets_an_object_it_cannot_tag(existing: Synthesized) -> None:
+    from glacierable.handlers.tagger import METRIC_NAMES
+
+    assert "TooManyTags" in METRIC_NAMES  # the name the handler publishes is the name alarmed on
+    _, props = function_with_handler(existing.template, TAGGER_HANDLER)
+    variables = props["Environment"]["Variables"]
+    existing.assertions.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": variables["POWERTOOLS_METRICS_NAMESPACE"],
+            "MetricName": "TooManyTags",
+            "Dimensions": [{"Name": "service", "Value": variables["POWERTOOLS_SERVICE_NAME"]}],
+            "Statistic": "Sum",
+            "Threshold": 1,
+            "ComparisonOperator": "GreaterThanOrEqualToThreshold",
+        },
+    )
