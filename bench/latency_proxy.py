@@ -176,8 +176,10 @@ class LatencyProxy:
         return result
 
     def reached(self, operation: str) -> Counter[str]:
-        """Requests of `operation` that reached the upstream, by path (whether or not the client heard back)."""
-        return Counter(h.path for h in self.handled() if h.operation == operation and h.fate in REACHED_UPSTREAM)
+        """Requests of `operation` that reached the upstream (answered or not), by path."""
+        return Counter(
+            h.path for h in self.handled() if h.operation == operation and h.fate in REACHED_UPSTREAM
+        )
 
     def reset_log(self) -> None:
         """Forget the log (the fate draws continue where they were)."""
@@ -186,8 +188,9 @@ class LatencyProxy:
     def decide(self, method: str, target: str, operation: str) -> Fate:
         """This request's fate: a draw seeded by the seed, the request, and how often it was seen before."""
         settings = self.settings
-        if settings.operations is not None and operation not in settings.operations:
-            return Fate.FORWARDED
+        faults = (settings.slowdown, settings.internal_error, settings.drop, settings.drop_response)
+        if not any(faults) or (settings.operations is not None and operation not in settings.operations):
+            return Fate.FORWARDED  # without a draw, so the benchmark's proxy keeps no per-request state
         occurrence = self._seen[(method, target)]
         self._seen[(method, target)] = occurrence + 1
         draw = random.Random(f"{settings.seed}|{method}|{target}|{occurrence}").random()
@@ -333,44 +336,51 @@ async def _discard_response(up_reader: asyncio.StreamReader, method: str) -> Non
 
 
 # Sub-resources that name an S3 operation, checked in this order; the rest of the query is parameters.
-_OBJECT_SUBRESOURCES = {
-    "GET": (("tagging", "GetObjectTagging"), ("uploadId", "ListParts"), ("attributes", "GetObjectAttributes")),
-    "PUT": (("tagging", "PutObjectTagging"), ("uploadId", "UploadPart")),
-    "POST": (("restore", "RestoreObject"), ("uploads", "CreateMultipartUpload"), ("uploadId", "CompleteMultipartUpload")),
-    "DELETE": (("tagging", "DeleteObjectTagging"), ("uploadId", "AbortMultipartUpload")),
+_OBJECT_OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "GET": (("tagging", "GetObjectTagging"), ("uploadId", "ListParts"), ("", "GetObject")),
+    "PUT": (("tagging", "PutObjectTagging"), ("uploadId", "UploadPart"), ("", "PutObject")),
+    "POST": (
+        ("restore", "RestoreObject"),
+        ("uploads", "CreateMultipartUpload"),
+        ("uploadId", "CompleteMultipartUpload"),
+    ),
+    "HEAD": (("", "HeadObject"),),
+    "DELETE": (
+        ("tagging", "DeleteObjectTagging"),
+        ("uploadId", "AbortMultipartUpload"),
+        ("", "DeleteObject"),
+    ),
 }
-_OBJECT_DEFAULT = {"GET": "GetObject", "PUT": "PutObject", "HEAD": "HeadObject", "DELETE": "DeleteObject"}
-_BUCKET_SUBRESOURCES = {
-    "GET": (("list-type", "ListObjectsV2"), ("versions", "ListObjectVersions"), ("uploads", "ListMultipartUploads")),
+_BUCKET_OPERATIONS: dict[str, tuple[tuple[str, str], ...]] = {
+    "GET": (
+        ("list-type", "ListObjectsV2"),
+        ("versions", "ListObjectVersions"),
+        ("lifecycle", "GetBucketLifecycleConfiguration"),
+        ("versioning", "GetBucketVersioning"),
+        ("uploads", "ListMultipartUploads"),
+    ),
+    "PUT": (
+        ("lifecycle", "PutBucketLifecycleConfiguration"),
+        ("versioning", "PutBucketVersioning"),
+        ("", "CreateBucket"),
+    ),
     "POST": (("delete", "DeleteObjects"),),
+    "HEAD": (("", "HeadBucket"),),
 }
-_BUCKET_DEFAULT = {"GET": "ListObjects", "PUT": "CreateBucket", "HEAD": "HeadBucket", "DELETE": "DeleteBucket"}
-_BUCKET_CONFIGURATIONS = ("lifecycle", "tagging", "versioning", "notification", "policy", "acl", "location")
 
 
 def s3_operation(method: str, target: str) -> str:
-    """The S3 API operation a path-style request names, e.g. "PutObjectTagging"; "Other" when unknown."""
+    """The S3 operation a path-style request names, e.g. "PutObjectTagging"; "Other" for the rest."""
     parts = urlsplit(target)
     path = parts.path.lstrip("/")
+    if not path or path.startswith("moto-api"):
+        return "Other"
     query = {name for name, _ in parse_qsl(parts.query, keep_blank_values=True)}
-    if path.startswith("moto-api"):
-        return "MotoApi"
-    if not path:
-        return "ListBuckets" if method == "GET" else "Other"
-    bucket, _, key = path.partition("/")
-    if key:
-        for name, operation in _OBJECT_SUBRESOURCES.get(method, ()):
-            if name in query:
-                return operation
-        return _OBJECT_DEFAULT.get(method, "Other")
-    for name, operation in _BUCKET_SUBRESOURCES.get(method, ()):
-        if name in query:
+    table = _OBJECT_OPERATIONS if "/" in path.rstrip("/") else _BUCKET_OPERATIONS
+    for name, operation in table.get(method, ()):
+        if not name or name in query:  # "" matches a request without a recognised sub-resource
             return operation
-    for name in _BUCKET_CONFIGURATIONS:
-        if name in query and method in ("GET", "PUT", "DELETE"):
-            verb = method.capitalize() if method != "GET" else "Get"
-            return f"{verb}Bucket{name.capitalize()}"
-    return _BUCKET_DEFAULT.get(method, "Other")
+    return "Other"
 
 
 async def read_head(reader: asyncio.StreamReader) -> Message | None:

@@ -25,9 +25,9 @@ from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
 from bench.workload import duplicity_keys
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import FAKE_CREDENTIALS
 from glacierable.object_status import listing_reports_restores, load_plan
-from glacierable.s3 import s3_client
 
 BUCKET = "bench-backups"
 FOLDER = "host1/"

@@ -30,8 +30,8 @@ from bench.restore_bench import fan_out, serial_restores
 from bench.serial_baseline import serial_tag
 from bench.workload import create_objects, duplicity_keys, volume_keys
 from glacierable.backfill import backfill
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer, free_port
-from glacierable.s3 import s3_client
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results.json"

@@ -124,7 +124,11 @@ class RestoreFanOut(Construct):
             memory_size=WORKER_MEMORY_MB,
             environment={"RESTORE_QUEUE_URL": self.queue.queue_url, "CONCURRENCY": str(WORKER_THREADS)},
         )
-        self.worker.add_to_role_policy(iam.PolicyStatement(actions=["s3:RestoreObject"], resources=[objects]))
+        # GetObject authorizes the HeadObject a redelivered batch makes first, so that nothing S3 already
+        # accepted is requested twice.
+        self.worker.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:RestoreObject", "s3:GetObject"], resources=[objects])
+        )
         # Failed keys go back to the queue as a new, delayed message.
         self.queue.grant_send_messages(self.worker)
         self.worker.add_event_source(

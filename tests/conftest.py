@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

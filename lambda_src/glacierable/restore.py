@@ -3,7 +3,7 @@
 https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreObject.html: 202 a new restore, 200 already
 restored (its expiry is extended), 409 RestoreAlreadyInProgress, 503 GlacierExpeditedRetrievalNotAvailable,
 403 InvalidObjectState for an object that is not archived. Throttling and 5xx are retried by botocore's
-`standard` mode (glacierable.s3); what still fails is reported with its key, never dropped.
+`standard` mode (glacierable.clients); what still fails is reported with its key, never dropped.
 """
 
 from __future__ import annotations
@@ -175,6 +175,28 @@ def restore_batch(
         expedited_fallback=batch.expedited_fallback,
         on_progress=on_progress,
     )
+
+
+def already_requested(
+    client: S3Client, bucket: str, keys: Sequence[str], *, concurrency: int = DEFAULT_CONCURRENCY
+) -> set[str]:
+    """Keys with a restore S3 has accepted (in progress, or done and unexpired), by one HEAD each.
+
+    For a batch that may have been carried out before (a redelivered message): a HEAD costs less than any
+    retrieval request and never starts a second one. A key whose HEAD fails is not in the result, so it is
+    requested again rather than dropped.
+    """
+    if not keys:
+        return set()
+
+    def accepted(key: str) -> bool:
+        try:
+            return bool(client.head_object(Bucket=bucket, Key=key).get("Restore"))
+        except (ClientError, BotoCoreError):
+            return False
+
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(keys)), thread_name_prefix="head") as pool:
+        return {key for key, done in zip(keys, pool.map(accepted, keys), strict=True) if done}
 
 
 def _restore_one(

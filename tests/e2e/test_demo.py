@@ -14,11 +14,11 @@ import pytest
 from glacierable import TAG_KEY
 from glacierable.classify import classify
 from glacierable.cli.main import main
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import MotoServer
 from glacierable.demo.story import StoryOptions, StoryResult, run_story
 from glacierable.demo.transition import SMALL_OBJECT_BYTES
 from glacierable.names import Kind, parse_name
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

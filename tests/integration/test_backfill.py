@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from glacierable import backfill as backfill_module
 from glacierable.backfill import BackfillError, backfill
-from glacierable.s3 import s3_client
+from glacierable.clients import s3_client
 from glacierable.tagging import Action
 
 if TYPE_CHECKING:

@@ -12,8 +12,8 @@ from botocore.exceptions import ClientError
 
 from glacierable.cli import backfill_cmd
 from glacierable.cli.main import main
+from glacierable.clients import s3_client
 from glacierable.progress import ProgressBar
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -8,6 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
+from glacierable.clients import s3_client
 from glacierable.lifecycle import our_rules
 from glacierable.lifecycle_store import (
     LifecycleConfig,
@@ -17,7 +18,6 @@ from glacierable.lifecycle_store import (
     remove_our_rules,
     write_config,
 )
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

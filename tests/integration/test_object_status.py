@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.stub import Stubber
 
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import MotoServer
 from glacierable.object_status import (
     State,
@@ -21,7 +22,6 @@ from glacierable.object_status import (
 )
 from glacierable.pricing import Tier
 from glacierable.restore import request_restores
-from glacierable.s3 import s3_client
 from glacierable.timespec import parse_time
 from tests.integration.test_restore import BETWEEN_CHAINS, T3, T4, client_error, upload_two_chains
 

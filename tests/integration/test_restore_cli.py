@@ -15,11 +15,11 @@ import boto3
 import pytest
 
 from glacierable.cli import main, restore_cmd
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import MotoServer
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
-from glacierable.s3 import s3_client
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,
     T3,

@@ -14,8 +14,8 @@ from glacierable.backfill import (
     backfill,
 )
 from glacierable.cli import main
+from glacierable.clients import s3_client
 from glacierable.progress import ProgressBar
-from glacierable.s3 import s3_client
 from glacierable.tagging import Action
 
 MAX_FAILURES_SHOWN = 20

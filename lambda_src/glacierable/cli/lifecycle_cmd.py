@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.cli import main
+from glacierable.clients import s3_client
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
     DEFAULT_STORAGE_CLASS,
@@ -24,7 +25,6 @@ from glacierable.lifecycle import (
     validate_storage_class,
 )
 from glacierable.lifecycle_store import LifecycleConfig, plan_apply, plan_remove, read_config, replace_rules
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

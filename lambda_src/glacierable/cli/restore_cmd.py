@@ -10,9 +10,11 @@ import argparse
 import json
 import shlex
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
@@ -22,6 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch, split_keys
 from glacierable.cli import main
+from glacierable.clients import s3_client
 from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import State, StatusError, StatusReport, load_plan
@@ -30,7 +33,6 @@ from glacierable.pricing import GIB, PRICES_DATE, PRICES_REGION, PricingError, T
 from glacierable.progress import ProgressBar
 from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport, restore_batch
 from glacierable.restore_request import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, RequestError, RestoreRequest
-from glacierable.s3 import s3_client
 from glacierable.timespec import ACCEPTED_FORMS
 
 if TYPE_CHECKING:
@@ -319,18 +321,32 @@ def _restore_locally(args: argparse.Namespace) -> int:
     return 0
 
 
+# Threads per batch in local mode: batches run side by side, so one batch's slowest retry (SlowDown
+# back-off) no longer holds up the rest, as on AWS where several workers take batches at once.
+THREADS_PER_BATCH = 8
+
+
 def _request_batches(client: S3Client, batches: list[Batch], *, concurrency: int) -> RestoreReport:
-    """Each batch through the workers' own per-batch function, one after another, with a progress bar."""
+    """Each batch through the workers' own per-batch function, several at once, with a progress bar."""
     report = RestoreReport()
     total = sum(len(batch.keys) for batch in batches)
+    side_by_side = max(1, min(len(batches), concurrency // THREADS_PER_BATCH))
+    per_batch = max(1, concurrency // side_by_side)
+    lock = threading.Lock()
+    done_by_batch = [0] * len(batches)
     with ProgressBar("requesting", stream=sys.stderr) as bar:
-        for batch in batches:
-            done = report.total
 
-            def progress(n: int, _batch_total: int, done: int = done) -> None:
-                bar.update(done + n, total)
+        def run(index: int) -> RestoreReport:
+            def progress(n: int, _batch_total: int) -> None:
+                with lock:
+                    done_by_batch[index] = n
+                    bar.update(sum(done_by_batch), total)
 
-            report.merge(restore_batch(client, batch, concurrency=concurrency, on_progress=progress))
+            return restore_batch(client, batches[index], concurrency=per_batch, on_progress=progress)
+
+        with ThreadPoolExecutor(max_workers=side_by_side, thread_name_prefix="batch") as pool:
+            for batch_report in pool.map(run, range(len(batches))):
+                report.merge(batch_report)
     return report
 
 

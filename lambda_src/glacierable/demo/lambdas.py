@@ -18,8 +18,8 @@ from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from glacierable.clients import s3_client
 from glacierable.demo.emulator import FAKE_CREDENTIALS
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from glacierable import TAG_KEY
 from glacierable.classify import classify
+from glacierable.clients import s3_client
 from glacierable.demo.duplicity_runner import DuplicityError, DuplicityRunner, error_lines, s3_url
 from glacierable.demo.emulator import MotoServer
 from glacierable.demo.lambdas import LocalLambdas, delete, offline_environ, patched_environ, receive_all
@@ -41,7 +42,6 @@ from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
 from glacierable.plan import folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
-from glacierable.s3 import s3_client
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

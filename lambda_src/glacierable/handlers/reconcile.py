@@ -13,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from glacierable.backfill import BackfillSummary, backfill
-from glacierable.s3 import s3_client
+from glacierable.clients import s3_client
 from glacierable.tagging import Action
 
 DEFAULT_DAYS = 3

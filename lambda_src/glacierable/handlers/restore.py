@@ -15,19 +15,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch, group_for_send, split_keys
+from glacierable.clients import s3_client, sqs_client
 from glacierable.names import format_time
 from glacierable.object_status import load_plan
 from glacierable.plan import PlanError
 from glacierable.restore_request import RequestError, RestoreRequest
-from glacierable.s3 import MAX_ATTEMPTS, s3_client
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -85,13 +83,6 @@ def s3() -> S3Client:
 def sqs() -> SQSClient:
     """The SQS client (standard retries, like S3's), built once per execution environment."""
     return sqs_client()
-
-
-def sqs_client() -> SQSClient:
-    """An SQS client with the same retry policy as glacierable.s3's S3 clients."""
-    # Literal "standard" (glacierable.s3.RETRY_MODE) for the type checker.
-    config = Config(retries={"mode": "standard", "max_attempts": MAX_ATTEMPTS}, connect_timeout=10)
-    return boto3.session.Session().client("sqs", config=config)
 
 
 def new_restore_id(now: int) -> str:

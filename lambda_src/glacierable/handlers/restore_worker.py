@@ -2,16 +2,21 @@
 
 A batch whose keys partly fail is never redelivered whole: only the failed keys go back to the queue as a new
 message (attempt + 1, delayed), and the original message counts as done, so no request S3 already accepted
-is repeated. At MAX_ATTEMPTS the message itself is reported as failed, and the queue's redrive policy moves
-it to the dead-letter queue (whose alarm tells the operator). Environment: RESTORE_QUEUE_URL (this queue),
-optional BUCKET (batches for another bucket are refused), optional CONCURRENCY (requests at once per message).
+is repeated. A message that may have been carried out before (SQS redelivers it, or it holds retried keys,
+whose requests may have reached S3 although the answer was lost) first HEADs its keys and skips those with a
+restore already. At MAX_ATTEMPTS the message itself is reported as failed, and the queue's redrive policy
+moves it to the dead-letter queue (whose alarm tells the operator). Environment: RESTORE_QUEUE_URL (this
+queue), optional BUCKET (batches for another bucket are refused), optional CONCURRENCY (requests at once per
+message).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+from collections import Counter
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -20,9 +25,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch, BatchError
-from glacierable.handlers.restore import ConfigError, sqs_client
-from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, Outcome, RestoreReport, restore_batch
-from glacierable.s3 import s3_client
+from glacierable.clients import s3_client, sqs_client
+from glacierable.handlers.restore import ConfigError
+from glacierable.restore import (
+    DEFAULT_CONCURRENCY,
+    MAX_CONCURRENCY,
+    Outcome,
+    RestoreReport,
+    already_requested,
+    restore_batch,
+)
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -82,19 +94,33 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, list[
     if not isinstance(records, list):
         raise ValueError("not an SQS event: no Records list")
     total = RestoreReport()
+    skipped: Counter[str] = Counter()
     failures: list[str] = []
     for record in records:
         message_id = str(record.get("messageId", ""))
-        if not _process(record, queue_url, concurrency, bucket, total):
+        if not _process(record, queue_url, concurrency, bucket, total, skipped):
             failures.append(message_id)
     for outcome, name in METRIC_NAMES.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=total.counts()[outcome.value])
+    metrics.add_metric(name="RestoreAlreadyRequested", unit=MetricUnit.Count, value=skipped.total())
     metrics.add_metric(name="RestoreMessagesFailed", unit=MetricUnit.Count, value=len(failures))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
 
 
+def receive_count(record: Mapping[str, Any]) -> int:
+    """SQS's ApproximateReceiveCount of a record: 1 on the first delivery, and without the attribute."""
+    attributes = record.get("attributes")
+    raw = attributes.get("ApproximateReceiveCount") if isinstance(attributes, Mapping) else None
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else 1
+
+
 def _process(
-    record: Mapping[str, Any], queue_url: str, concurrency: int, bucket: str, total: RestoreReport
+    record: Mapping[str, Any],
+    queue_url: str,
+    concurrency: int,
+    bucket: str,
+    total: RestoreReport,
+    skipped: Counter[str],
 ) -> bool:
     """Handle one message; False when SQS must deliver it again (towards the dead-letter queue)."""
     message_id = record.get("messageId")
@@ -109,6 +135,11 @@ def _process(
             "restore batch for another bucket", extra={"message_id": message_id, "bucket": batch.bucket}
         )
         return False
+    already: set[str] = set()
+    if batch.attempt > 1 or receive_count(record) > 1:
+        already = already_requested(s3(), batch.bucket, batch.keys, concurrency=concurrency)
+        skipped[batch.restore_id] += len(already)
+        batch = replace(batch, keys=tuple(key for key in batch.keys if key not in already))
     report = restore_batch(s3(), batch, concurrency=concurrency)
     total.merge(report)
     context = {
@@ -116,6 +147,7 @@ def _process(
         "restore_id": batch.restore_id,
         "attempt": batch.attempt,
         "counts": report.counts(),
+        "already_requested": len(already),
     }
     if report.ok:
         logger.info("batch restored", extra=context)

@@ -10,8 +10,8 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glacierable.clients import s3_client
 from glacierable.events import S3Notification, parse_event
-from glacierable.s3 import s3_client
 from glacierable.tagging import Action, TagResult, tag_object
 
 if TYPE_CHECKING:
