@@ -28,7 +28,7 @@ def free_port() -> int:
 
 @dataclass
 class MotoServer:
-    """A moto server subprocess; `url` is its endpoint."""
+    """A moto server subprocess (see emulator_server); `url` is its endpoint."""
 
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
@@ -40,7 +40,7 @@ class MotoServer:
     def start(self, timeout: float = 30.0) -> MotoServer:
         env = {**os.environ, **FAKE_CREDENTIALS}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "glacierable.demo.emulator_server", "--port", str(self.port)],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
