@@ -7,23 +7,15 @@ import importlib
 import io
 import os
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from bench.meters import RequestCounter
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.object_status import load_plan
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-tagger"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-tagger"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
 def s3_event(bucket: str, key: str) -> dict[str, Any]:

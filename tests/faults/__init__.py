@@ -12,13 +12,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote_plus
 
 from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable.clients import s3_client
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import tagger
 
 if TYPE_CHECKING:
@@ -123,14 +123,6 @@ def backup_keys(count: int, folder: str) -> list[str]:
 
 
 # --- the tagger Lambda, in execution environments of its own ---------------------------------------
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-tagger"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-tagger"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
 def created_event(bucket: str, key: str, version_id: str | None = None) -> dict[str, Any]:

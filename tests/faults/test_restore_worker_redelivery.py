@@ -21,9 +21,10 @@ from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable.batches import Batch
 from glacierable.clients import s3_client
 from glacierable.demo.emulator import MotoServer
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore_worker
 from glacierable.pricing import Tier
-from tests.faults import ISSUE_FAULTS, FakeLambdaContext, keys_of, put_objects, restore_headers, unanswered
+from tests.faults import ISSUE_FAULTS, keys_of, put_objects, restore_headers, unanswered
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

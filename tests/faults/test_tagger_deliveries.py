@@ -17,8 +17,9 @@ import pytest
 from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable import TAG_KEY
 from glacierable.clients import s3_client
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import tagger
-from tests.faults import ISSUE_FAULTS, FakeLambdaContext, created_event, invoke_tagger, tagger_environments
+from tests.faults import ISSUE_FAULTS, created_event, invoke_tagger, tagger_environments
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -16,6 +16,7 @@ from botocore.awsrequest import AWSPreparedRequest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.events import EventError, S3Notification, parse_event
 from tests.fuzz import ANY_TEXT, Call, OfflineService, error_xml, json_values
 
@@ -184,14 +185,6 @@ def test_mutated_events_parse_to_what_they_say_or_raise_event_error(raw: Any) ->
 
 
 # --- the handler: invalid events make no S3 call ---
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-tagger"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-tagger"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
 def object_gone(operation: str, request: AWSPreparedRequest) -> tuple[int, bytes]:

@@ -14,6 +14,7 @@ from botocore.awsrequest import AWSPreparedRequest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.names import format_time
 from glacierable.plan import PlanError
 from glacierable.pricing import Tier
@@ -143,14 +144,6 @@ EMPTY_LISTING = (
 ).encode()
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-restore"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-restore"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
-
-
 def empty_bucket(operation: str, request: AWSPreparedRequest) -> tuple[int, bytes]:
     if operation == "ListObjectsV2":
         return 200, EMPTY_LISTING
@@ -194,12 +187,12 @@ def test_restore_handler_refuses_invalid_requests_without_any_call(
     event("refused" if isinstance(expected, RequestError) else "accepted")
     if isinstance(expected, RequestError):
         with pytest.raises(RequestError):
-            restore_handler.handler(data, FakeLambdaContext())
+            restore_handler.handler(data, FakeLambdaContext("glacierable-restore"))
         assert [(s.calls, s.sent) for s in offline.values()] == [([], []), ([], [])]
         return
     # A valid request lists its own folder, once; the bucket is empty, so planning refuses.
     with pytest.raises(PlanError):
-        restore_handler.handler(data, FakeLambdaContext())
+        restore_handler.handler(data, FakeLambdaContext("glacierable-restore"))
     listing: dict[str, Any] = {
         "Bucket": BUCKET,
         "Prefix": expected.folder,

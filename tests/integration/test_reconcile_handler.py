@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable.clients import s3_client
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import reconcile
 
 if TYPE_CHECKING:
@@ -21,14 +21,6 @@ VOLUME = f"host1/duplicity-full.{FULL}.vol1.difftar.gpg"
 VOLUME2 = f"host1/duplicity-full.{FULL}.vol2.difftar.gpg"
 MANIFEST = f"host1/duplicity-full.{FULL}.manifest.gpg"
 OTHER = f"elsewhere/duplicity-full.{FULL}.vol1.difftar.gpg"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-reconcile"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-reconcile"
-    aws_request_id: str = "0f6e9a3c-2b8d-4c6e-9a5f-3d2c1b0a9e8f"
 
 
 @pytest.fixture
@@ -50,7 +42,7 @@ def env(monkeypatch: pytest.MonkeyPatch, bucket: str, endpoint_url: str) -> pyte
 
 
 def invoke() -> Any:
-    return reconcile.handler({"source": "aws.scheduler"}, FakeLambdaContext())
+    return reconcile.handler({"source": "aws.scheduler"}, FakeLambdaContext("glacierable-reconcile"))
 
 
 def glacierable_tag(s3: S3Client, bucket: str, key: str) -> str | None:

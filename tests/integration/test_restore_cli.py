@@ -17,6 +17,7 @@ import pytest
 from glacierable.cli import main, restore_cmd
 from glacierable.clients import s3_client
 from glacierable.demo.emulator import MotoServer
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
@@ -28,7 +29,6 @@ from tests.integration.test_restore import (
     fail_restores,
     upload_two_chains,
 )
-from tests.integration.test_restore_handlers import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from glacierable.batches import Batch
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import PlanError
@@ -33,14 +34,6 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 NAMESPACE = "Glacierable"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-restore"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-restore"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
 @dataclass
@@ -89,7 +82,7 @@ def restore(
     monkeypatch.setenv("PREFIX", "backups/")
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
     prepare(monkeypatch, restore_handler, s3, queue)
-    return lambda event: restore_handler.handler(event, FakeLambdaContext())
+    return lambda event: restore_handler.handler(event, FakeLambdaContext("glacierable-restore"))
 
 
 @pytest.fixture

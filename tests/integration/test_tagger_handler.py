@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable import TAG_KEY
+from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.events import EventError
 
 if TYPE_CHECKING:
@@ -26,14 +27,6 @@ NAMESPACE = "Glacierable"
 VOLUME = "my backups/host1/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
 VOLUME2 = "my backups/host1/duplicity-full.20231114T221320Z.vol2.difftar.gpg"
 MANIFEST = "my backups/host1/duplicity-full.20231114T221320Z.manifest.gpg"
-
-
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "glacierable-tagger"
-    memory_limit_in_mb: int = 128
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:glacierable-tagger"
-    aws_request_id: str = "52fdfc07-2182-154f-163f-5f0f9a621d72"
 
 
 @dataclass

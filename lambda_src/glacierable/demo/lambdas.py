@@ -65,10 +65,10 @@ def offline_environ(endpoint_url: str) -> dict[str, str | None]:
 
 
 @dataclass
-class FakeContext:
-    """The attributes of a Lambda context that Powertools reads."""
+class FakeLambdaContext:
+    """The attributes of a Lambda context that Powertools reads (for the demo, tests and bench)."""
 
-    function_name: str
+    function_name: str = "glacierable-tagger"
     memory_limit_in_mb: int = 256
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
 
@@ -197,7 +197,7 @@ class LocalLambdas:
         error: Exception | None = None
         with redirect_stdout(io.StringIO()):  # the metrics (EMF) blobs Lambda would print
             try:
-                result = handler(event, FakeContext(function_name))
+                result = handler(event, FakeLambdaContext(function_name))
             except Exception as exc:  # Lambda reports it as a function error; the demo shows it
                 error = exc
         self._log.seek(start)
