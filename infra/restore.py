@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -10,7 +10,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.grants import grant_objects_under_prefix
 from infra.powertools import PowertoolsFunction
+from infra.queues import dead_letter_queue, encrypted_queue
 
 RESTORE_HANDLER = "glacierable.handlers.restore.handler"
 WORKER_HANDLER = "glacierable.handlers.restore_worker.handler"
@@ -28,7 +30,6 @@ WORKER_TIMEOUT = Duration.minutes(5)
 VISIBILITY_TIMEOUT = Duration.minutes(6 * 5)
 """Six times the worker's timeout (AWS guidance): a batch being worked on is not given to another worker."""
 MAX_RECEIVE_COUNT = 5
-DLQ_RETENTION = Duration.days(14)
 
 PLANNER_TIMEOUT = Duration.minutes(15)
 PLANNER_MEMORY_MB = 1024
@@ -37,16 +38,6 @@ PLANNER_HEAD_CONCURRENCY = 32
 """HEAD requests at once where a listing lacks restore states (S3 allows 5,500 GET/HEAD/s per prefix)."""
 WORKER_MEMORY_MB = 1024
 """Signing and parsing 160 requests/s keeps about half a vCPU busy; Lambda grants CPU by memory."""
-
-
-def _nag_bucket_arn(bucket: s3.IBucket) -> str:
-    """The bucket's ARN as cdk-nag renders it in finding IDs."""
-    if isinstance(bucket, s3.Bucket):
-        cfn_bucket = bucket.node.default_child
-        if not isinstance(cfn_bucket, s3.CfnBucket):
-            raise TypeError(f"expected the bucket's CfnBucket, got {cfn_bucket!r}")
-        return f"<{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn>"
-    return f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}"
 
 
 class RestoreFanOut(Construct):
@@ -63,19 +54,10 @@ class RestoreFanOut(Construct):
         layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, id_)
-        objects = bucket.arn_for_objects(f"{prefix}*")
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
-        self.queue = sqs.Queue(
+        self.dead_letter_queue = dead_letter_queue(self)
+        self.queue = encrypted_queue(
             self,
             "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
             visibility_timeout=VISIBILITY_TIMEOUT,
             dead_letter_queue=sqs.DeadLetterQueue(
                 queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVE_COUNT
@@ -109,7 +91,14 @@ class RestoreFanOut(Construct):
             )
         )
         # HeadObject, where a listing lacks restore states, is authorized by s3:GetObject.
-        self.function.add_to_role_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[objects]))
+        grant_objects_under_prefix(
+            self.function,
+            bucket,
+            prefix,
+            actions=["s3:GetObject"],
+            reason="Reads objects under the configured prefix to check restore states: "
+            "duplicity's keys are not known until a restore is planned.",
+        )
         self.queue.grant_send_messages(self.function)
 
         self.worker = PowertoolsFunction(
@@ -126,8 +115,13 @@ class RestoreFanOut(Construct):
         )
         # GetObject authorizes the HeadObject a redelivered batch makes first, so that nothing S3 already
         # accepted is requested twice.
-        self.worker.add_to_role_policy(
-            iam.PolicyStatement(actions=["s3:RestoreObject", "s3:GetObject"], resources=[objects])
+        grant_objects_under_prefix(
+            self.worker,
+            bucket,
+            prefix,
+            actions=["s3:RestoreObject", "s3:GetObject"],
+            reason="Restores objects under the configured prefix: "
+            "duplicity's keys are not known until a restore is planned.",
         )
         # Failed keys go back to the queue as a new, delayed message.
         self.queue.grant_send_messages(self.worker)
@@ -139,14 +133,3 @@ class RestoreFanOut(Construct):
                 report_batch_item_failures=True,
             )
         )
-
-        for function, reason in (
-            (self.function, "Reads objects under the configured prefix to check restore states"),
-            (self.worker, "Restores objects under the configured prefix"),
-        ):
-            Validations.of(function).acknowledge(
-                Acknowledgment(
-                    id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{_nag_bucket_arn(bucket)}/{prefix}*]",
-                    reason=f"{reason}: duplicity's keys are not known until a restore is planned.",
-                )
-            )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -10,10 +10,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from infra.grants import grant_objects_under_prefix
 from infra.powertools import PowertoolsFunction
+from infra.queues import dead_letter_queue
 
 TAGGER_HANDLER = "glacierable.handlers.tagger.handler"
 RECONCILE_HANDLER = "glacierable.handlers.reconcile.handler"
@@ -25,34 +26,13 @@ TAGGING_ACTIONS = [
     "s3:PutObjectVersionTagging",
 ]
 """Everything either function does to an object; neither ever reads object data."""
+TAGGING_REASON = "Object tagging under the configured prefix: duplicity's keys are not known in advance."
 
 ASYNC_RETRY_ATTEMPTS = 2
-DLQ_RETENTION = Duration.days(14)
 
 
 def _flag(value: bool) -> str:
     return "true" if value else "false"
-
-
-def _object_arn(bucket: s3.IBucket, prefix: str) -> str:
-    return bucket.arn_for_objects(f"{prefix}*")
-
-
-def _acknowledge_object_wildcard(function: lambda_.Function, bucket: s3.IBucket, prefix: str) -> None:
-    """Accept cdk-nag's IAM5 finding for `BUCKET/PREFIX*`, spelled as cdk-nag renders that ARN."""
-    if isinstance(bucket, s3.Bucket):
-        cfn_bucket = bucket.node.default_child
-        if not isinstance(cfn_bucket, s3.CfnBucket):
-            raise TypeError(f"expected the bucket's CfnBucket, got {cfn_bucket!r}")
-        bucket_arn = f"<{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn>"
-    else:
-        bucket_arn = f"arn:<AWS::Partition>:s3:::{bucket.bucket_name}"
-    Validations.of(function).acknowledge(
-        Acknowledgment(
-            id=f"AwsSolutions::AwsSolutions-IAM5[Resource::{bucket_arn}/{prefix}*]",
-            reason="Object tagging under the configured prefix: duplicity's keys are not known in advance.",
-        )
-    )
 
 
 class Tagger(Construct):
@@ -70,13 +50,7 @@ class Tagger(Construct):
         layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, id_)
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=DLQ_RETENTION,
-        )
+        self.dead_letter_queue = dead_letter_queue(self)
         Validations.of(self.dead_letter_queue).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-SQS3",
@@ -100,10 +74,9 @@ class Tagger(Construct):
             max_event_age=Duration.hours(6),
             on_failure=destinations.SqsDestination(self.dead_letter_queue),
         )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=TAGGING_ACTIONS, resources=[_object_arn(bucket, prefix)])
+        grant_objects_under_prefix(
+            self.function, bucket, prefix, actions=TAGGING_ACTIONS, reason=TAGGING_REASON
         )
-        _acknowledge_object_wildcard(self.function, bucket, prefix)
         filters = [s3.NotificationKeyFilter(prefix=prefix)] if prefix else []
         bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.function), *filters
@@ -154,10 +127,9 @@ class Reconciler(Construct):
                 actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions=list_conditions
             )
         )
-        self.function.add_to_role_policy(
-            iam.PolicyStatement(actions=TAGGING_ACTIONS, resources=[_object_arn(bucket, prefix)])
+        grant_objects_under_prefix(
+            self.function, bucket, prefix, actions=TAGGING_ACTIONS, reason=TAGGING_REASON
         )
-        _acknowledge_object_wildcard(self.function, bucket, prefix)
         self.rule = events.Rule(
             self,
             "Schedule",
