@@ -32,6 +32,8 @@ from http import HTTPStatus
 from typing import NamedTuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+GATHER_TIMEOUT = 60.0
+"""Seconds a request waits at a rendezvous that never fills (a test then fails on what it sees)."""
 HEAD_LIMIT = 64 * 1024
 CHUNK = 64 * 1024
 # Per-connection headers (RFC 9110 section 7.6.1): they describe one hop and are never forwarded.
@@ -57,6 +59,13 @@ class ProxySettings:
     drop_response: float = 0.0  # forwarded (the emulator acts on it), then closed without the response
     seed: int = 0
     operations: frozenset[str] | None = None  # faults only for these S3 operations; None: for every request
+    gather: int = 0
+    """Hold requests of `gather_operation` until this many have arrived, then release them together.
+
+    Concurrency tests need requests to overlap; a delay only makes that likely on a busy machine, a
+    rendezvous makes it certain. A rendezvous never met releases its requests after GATHER_TIMEOUT.
+    """
+    gather_operation: str | None = None
 
     def __post_init__(self) -> None:
         fractions = (self.slowdown, self.internal_error, self.drop, self.drop_response)
@@ -64,6 +73,8 @@ class ProxySettings:
             raise ValueError(f"fault fractions must be within 0..1 and sum to at most 1, got {fractions}")
         if self.latency < 0:
             raise ValueError(f"latency must not be negative, got {self.latency}")
+        if self.gather < 0 or (self.gather and self.gather_operation is None):
+            raise ValueError("gather must be a positive count and needs gather_operation")
 
 
 class Fate(StrEnum):
@@ -146,6 +157,7 @@ class LatencyProxy:
     _seen: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False)
     _server: asyncio.Server | None = field(default=None, repr=False)
     _connections: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    _gathering: tuple[ProxySettings, int, asyncio.Event] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.upstream)
@@ -205,6 +217,18 @@ class LatencyProxy:
             draw -= fraction
         return Fate.FORWARDED
 
+    async def _gather(self) -> None:
+        # Keyed by the settings object, so a test that installs new settings starts a new rendezvous.
+        settings = self.settings
+        if self._gathering is None or self._gathering[0] is not settings:
+            self._gathering = (settings, 0, asyncio.Event())
+        _, arrived, released = self._gathering
+        self._gathering = (settings, arrived + 1, released)
+        if arrived + 1 >= settings.gather:
+            released.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(released.wait(), GATHER_TIMEOUT)
+
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=HEAD_LIMIT)
         self.port = self._server.sockets[0].getsockname()[1]
@@ -255,6 +279,8 @@ class LatencyProxy:
         path = unquote(urlsplit(target).path)
         fate = self.decide(method, target, operation)
 
+        if self.settings.gather and operation == self.settings.gather_operation:
+            await self._gather()
         await asyncio.sleep(self.settings.latency)
         if fate in _ERRORS or fate is Fate.DROPPED:
             # The whole request is read first, as a server does before it answers or gives up.

@@ -31,7 +31,7 @@ from bench.serial_baseline import serial_tag
 from bench.workload import create_objects, duplicity_keys, volume_keys
 from glacierable.backfill import backfill
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer, free_port
+from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results.json"
@@ -45,14 +45,12 @@ PLAN_RESTORE_TIME = 4_102_444_000  # after the last backup in the planning folde
 @contextmanager
 def latency_proxy(upstream: str, latency_ms: float) -> Iterator[tuple[str, int]]:
     """The proxy in its own process; yields its URL and process id."""
-    port = free_port()
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "bench.latency_proxy",
             f"--upstream={upstream}",
-            f"--port={port}",
             f"--latency-ms={latency_ms}",
         ],
         cwd=ROOT,

@@ -203,9 +203,15 @@ SCENARIOS = (
 """Every kind of name duplicity 3 writes: volumes, manifests, signatures, jsonstat; .gpg/.gz/none; par2."""
 
 
-def _write_random(path: Path, size: int, seed: int) -> None:
-    # Seeded and incompressible, so every run gives the same number of 1 MB volumes.
+def write_random(path: Path, size: int, seed: int, *, at: int) -> None:
+    """Write `size` seeded, incompressible bytes to `path`, dated `at` (epoch seconds).
+
+    Seeded and incompressible, so every run gives the same number of 1 MB volumes. duplicity sees a
+    change by the integer mtime alone: dating each write by the `--current-time` of the backup that
+    follows it makes every change visible to that backup, however fast the machine writes.
+    """
     path.write_bytes(random.Random(seed).randbytes(size))
+    os.utime(path, (at, at))
 
 
 def run_scenario(scenario: Scenario, workdir: Path) -> list[str]:
@@ -213,11 +219,12 @@ def run_scenario(scenario: Scenario, workdir: Path) -> list[str]:
     source, target, archive = workdir / "source", workdir / "target", workdir / "archive"
     source.mkdir(parents=True)
     (source / "ü file.txt").write_text("hello\n", encoding="utf-8")
-    _write_random(source / "big.bin", scenario.full_bytes, seed=1)
+    os.utime(source / "ü file.txt", (FULL_AT, FULL_AT))
+    write_random(source / "big.bin", scenario.full_bytes, seed=1, at=FULL_AT)
     url = par2_url(target) if scenario.par2 else file_url(target)
     for k, at in enumerate(scenario.times):
         if k:
-            _write_random(source / f"inc{k}.bin", scenario.increment_bytes, seed=k + 1)
+            write_random(source / f"inc{k}.bin", scenario.increment_bytes, seed=k + 1, at=at)
         backup(source, url, full=k == 0, at=at, archive_dir=archive, options=scenario.options)
     return list_names(target)
 

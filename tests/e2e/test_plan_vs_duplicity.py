@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -16,7 +15,15 @@ from glacierable.names import format_time
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan, plan_restore
 from glacierable.timespec import local_standard_offset, parse_time
 from tests.duplicity_oracle import required_volumes
-from tests.duplicity_tool import PAR2, PAR2_MISSING_REASON, backup, file_url, par2_url, run_duplicity
+from tests.duplicity_tool import (
+    PAR2,
+    PAR2_MISSING_REASON,
+    backup,
+    file_url,
+    par2_url,
+    run_duplicity,
+    write_random,
+)
 
 pytestmark = pytest.mark.duplicity
 
@@ -48,11 +55,6 @@ class Target:
             for entry in sorted(self.path.iterdir())
             if entry.is_file()
         ]
-
-
-def _write_random(path: Path, size: int, seed: int) -> None:
-    # Incompressible and seeded: every run makes the same number of 1 MB volumes.
-    path.write_bytes(random.Random(seed).randbytes(size))
 
 
 def _basenames(keys: tuple[str, ...] | list[str]) -> list[str]:
@@ -87,16 +89,16 @@ def two_chains(workdir: Path) -> Target:
     """Encrypted backups: full, inc, inc, then full, inc; several volumes per set."""
     source, target, archive = workdir / "src", workdir / "two-chains", workdir / "archive"
     source.mkdir()
-    _write_random(source / "base.bin", 2_500_000, seed=1)
+    write_random(source / "base.bin", 2_500_000, seed=1, at=F1)
     url = file_url(target)
     backup(source, url, full=True, at=F1, archive_dir=archive, options=VOLSIZE)
-    _write_random(source / "inc1.bin", 1_200_000, seed=2)
+    write_random(source / "inc1.bin", 1_200_000, seed=2, at=I1)
     backup(source, url, full=False, at=I1, archive_dir=archive, options=VOLSIZE)
-    _write_random(source / "inc2.bin", 1_200_000, seed=3)
+    write_random(source / "inc2.bin", 1_200_000, seed=3, at=I2)
     backup(source, url, full=False, at=I2, archive_dir=archive, options=VOLSIZE)
     (source / "inc1.bin").unlink()
     backup(source, url, full=True, at=F2, archive_dir=archive, options=VOLSIZE)
-    _write_random(source / "inc3.bin", 1_200_000, seed=4)
+    write_random(source / "inc3.bin", 1_200_000, seed=4, at=I3)
     backup(source, url, full=False, at=I3, archive_dir=archive, options=VOLSIZE)
     return Target(target, url)
 
@@ -106,13 +108,13 @@ def shared_folder(workdir: Path) -> Target:
     """Two backups in one folder: A with every prefix option and --jsonstat, B with no prefixes."""
     source, target = workdir / "src-shared", workdir / "shared"
     source.mkdir()
-    _write_random(source / "base.bin", 1_500_000, seed=5)
+    write_random(source / "base.bin", 1_500_000, seed=5, at=F1)
     url = file_url(target)
     options_a = ["--no-encryption", "--jsonstat", *VOLSIZE, *PREFIXES_A.options()]
     options_b = ["--no-encryption", *VOLSIZE]
     backup(source, url, full=True, at=F1, archive_dir=workdir / "archive-a", options=options_a)
     backup(source, url, full=True, at=F1 + 600, archive_dir=workdir / "archive-b", options=options_b)
-    _write_random(source / "more.bin", 1_200_000, seed=6)
+    write_random(source / "more.bin", 1_200_000, seed=6, at=I1)
     backup(source, url, full=False, at=I1, archive_dir=workdir / "archive-a", options=options_a)
     backup(source, url, full=False, at=I1 + 600, archive_dir=workdir / "archive-b", options=options_b)
     return Target(target, url)
@@ -124,10 +126,10 @@ def par2_target(workdir: Path) -> Target:
         pytest.skip(PAR2_MISSING_REASON)
     source, target, archive = workdir / "src-par2", workdir / "par2", workdir / "archive-par2"
     source.mkdir()
-    _write_random(source / "base.bin", 1_500_000, seed=7)
+    write_random(source / "base.bin", 1_500_000, seed=7, at=F1)
     url = par2_url(target)
     backup(source, url, full=True, at=F1, archive_dir=archive, options=VOLSIZE)
-    _write_random(source / "more.bin", 1_200_000, seed=8)
+    write_random(source / "more.bin", 1_200_000, seed=8, at=I1)
     backup(source, url, full=False, at=I1, archive_dir=archive, options=VOLSIZE)
     backup(source, url, full=True, at=F2, archive_dir=archive, options=VOLSIZE)
     return Target(target, url)

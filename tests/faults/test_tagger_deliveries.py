@@ -1,14 +1,14 @@
 """The tagger under S3's delivery quirks: duplicates, versions out of order, concurrent invocations.
 
 Sequential deliveries run the handler in this process, its client through the fault proxy with the issue's
-fault mix; concurrent ones run in two execution environments (processes) through a proxy that delays every
-request, so that both read the tags before either writes them.
+fault mix; concurrent ones run in two execution environments (processes) through a proxy that holds every
+GetObjectTagging until both have arrived, so that both read the tags before either writes them, however
+busy the machine.
 """
 
 from __future__ import annotations
 
 import io
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 VOLUME = "backups/host1/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
 MANIFEST = "backups/host1/duplicity-full.20231114T221320Z.manifest.gpg"
-SLOW = 0.5  # seconds the proxy holds each request in the concurrent tests
 
 Invoke = Callable[[dict[str, Any]], Any]
 
@@ -129,10 +128,8 @@ def test_a_late_event_for_a_version_deleted_since_succeeds_and_touches_nothing_e
 
 def run_at_once(proxy: LatencyProxy, events: list[dict[str, Any]]) -> list[str | None]:
     """The events in as many execution environments at once; each invocation's error, or None."""
-    proxy.settings = ProxySettings(latency=SLOW)
+    proxy.settings = ProxySettings(latency=0.0, gather=len(events), gather_operation="GetObjectTagging")
     with tagger_environments(proxy.url, len(events)) as environments:
-        # Both environments exist and are initialised before the invocations start together.
-        list(environments.map(time.sleep, [1.0] * len(events)))
         proxy.reset_log()
         futures = [environments.submit(invoke_tagger, event) for event in events]
         return [future.result() for future in futures]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -13,7 +14,6 @@ import pytest
 
 from bench.latency_proxy import LatencyProxy, ProxySettings, running_proxy
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import free_port
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -117,13 +117,17 @@ def test_client_asking_to_close_gets_its_connection_closed(proxy: LatencyProxy, 
 
 
 def test_unreachable_upstream_answers_502() -> None:
-    with running_proxy(f"http://127.0.0.1:{free_port()}", ProxySettings(latency=0)) as dead:
-        connection = connect(dead)
-        connection.request("GET", "/")
-        response = connection.getresponse()
+    # A port bound but not listening refuses connections, and nobody else can take it meanwhile.
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        upstream = f"http://127.0.0.1:{held.getsockname()[1]}"
+        with running_proxy(upstream, ProxySettings(latency=0)) as dead:
+            connection = connect(dead)
+            connection.request("GET", "/")
+            response = connection.getresponse()
 
-        assert response.status == 502
-        assert b"upstream unreachable" in response.read()
+            assert response.status == 502
+            assert b"upstream unreachable" in response.read()
 
 
 def test_only_http_upstreams_are_accepted() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import selectors
 import subprocess
 import sys
 import time
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -20,17 +20,33 @@ FAKE_CREDENTIALS = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+LISTENING = "listening on "
+"""The line a server process prints once bound, followed by its URL."""
+
+
+def read_listening_line(process: subprocess.Popen[bytes], timeout: float) -> str:
+    """The URL a child server prints once it holds its port; RuntimeError if it dies or stays silent."""
+    assert process.stdout is not None
+    with selectors.DefaultSelector() as selector:
+        selector.register(process.stdout, selectors.EVENT_READ)
+        if not selector.select(timeout):
+            raise RuntimeError(f"server did not start within {timeout:g} s")
+    line = process.stdout.readline().decode(errors="replace")
+    if not line.startswith(LISTENING):
+        process.wait(timeout=10)
+        raise RuntimeError(f"server exited with {process.returncode} before listening (said {line!r})")
+    return line.removeprefix(LISTENING).strip()
 
 
 @dataclass
 class MotoServer:
-    """A moto server subprocess (see emulator_server); `url` is its endpoint."""
+    """A moto server subprocess (see emulator_server); `url` is its endpoint.
 
-    port: int = field(default_factory=free_port)
+    `port` 0 (the default) lets the server bind any free port and tell it: picking a port here and
+    binding it there would race with every other process that binds one in between.
+    """
+
+    port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -42,9 +58,14 @@ class MotoServer:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "glacierable.demo.emulator_server", "--port", str(self.port)],
             env=env,
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
+        try:
+            self.port = int(read_listening_line(self.process, timeout).rpartition(":")[2])
+        except RuntimeError:
+            self.stop()
+            raise
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

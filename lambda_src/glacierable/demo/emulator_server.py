@@ -41,14 +41,17 @@ def close_after_response(app: WSGIApp) -> WSGIApp:
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--port", type=int, default=0, help="0 (the default): a free port, told on stdout")
     args = parser.parse_args(argv)
     # Imported here: moto is a test and demo dependency, never part of the Lambda package.
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     app = close_after_response(DomainDispatcherApplication(create_backend_app))
-    make_server(args.host, args.port, app, threaded=False, request_handler=_Handler).serve_forever()
+    server = make_server(args.host, args.port, app, threaded=False, request_handler=_Handler)
+    # Bound before it is told: the parent learns a port nobody else can hold (no pick-then-bind race).
+    print(f"listening on http://{args.host}:{server.server_port}", flush=True)
+    server.serve_forever()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,16 +35,19 @@ class SourceTree:
     files: int
     seed: int = 2026
     rounds: int = field(default=0, init=False)
+    dated: int = field(default=-1, init=False)
+    """The simulated time of the last round written."""
 
     def _rng(self, salt: str) -> random.Random:
         return random.Random(f"{self.seed}:{salt}")
 
-    def _write(self, relative: str, salt: str) -> None:
+    def _write(self, relative: str, salt: str, at: int) -> None:
         path = self.root / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         rng = self._rng(salt)
         if relative.endswith(".jpg"):
             path.write_bytes(rng.randbytes(rng.randint(*PHOTO_BYTES)))
+            _set_mtime(path, at)
             return
         words = ("backup", "glacier", "volume", "chain", "restore", "duplicity", "archive", "manifest")
         lines = [
@@ -53,6 +57,7 @@ class SourceTree:
             for _ in range(rng.randint(*TEXT_LINES))
         ]
         path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+        _set_mtime(path, at)
 
     @staticmethod
     def name(index: int) -> str:
@@ -64,30 +69,46 @@ class SourceTree:
             return f"notes/note {index:03}.txt"  # a space, as real folders have
         return f"data/table-{index:03}.csv"
 
-    def create(self) -> Changes:
-        """Write the initial files."""
+    def create(self, at: int) -> Changes:
+        """Write the initial files, dated `at` (epoch seconds: the `--current-time` of the full backup)."""
         names = [self.name(i) for i in range(self.files)]
         for relative in names:
-            self._write(relative, f"create:{relative}")
+            self._write(relative, f"create:{relative}", at)
+        self._date_folders(at)
         return Changes(added=tuple(names))
 
-    def change(self) -> Changes:
-        """One round of changes: two new photos, two edited notes or tables, and a deleted file."""
+    def change(self, at: int) -> Changes:
+        """One round of changes, dated `at`: two new photos, two edited notes or tables, a deleted file.
+
+        duplicity sees a change by the integer mtime alone, and an edit within the same wall-clock second
+        as the previous write would look unchanged; dating every write by the simulated clock (the
+        `--current-time` of the backup that follows) makes each round visible however fast the machine.
+        """
+        if at <= self.dated:
+            raise ValueError(f"round dated {at} is not after the previous one ({self.dated})")
         self.rounds += 1
         current = self.relative_files()
         rng = self._rng(f"round:{self.rounds}")
         new = tuple(f"photos/round-{self.rounds:02}-{n}.jpg" for n in (1, 2))
         for relative in new:
-            self._write(relative, f"round:{self.rounds}:{relative}")
+            self._write(relative, f"round:{self.rounds}:{relative}", at)
         editable = [p for p in current if not p.endswith(".jpg")]
         modified = rng.sample(editable, k=min(2, len(editable)))
         for relative in modified:
-            self._write(relative, f"round:{self.rounds}:{relative}")
+            self._write(relative, f"round:{self.rounds}:{relative}", at)
         deletable = [p for p in current if p not in modified]
         deleted = rng.sample(deletable, k=min(1, max(len(deletable) - 1, 0)))
         for relative in deleted:
             (self.root / relative).unlink()
+        self._date_folders(at)
         return Changes(added=new, modified=tuple(modified), deleted=tuple(deleted))
+
+    def _date_folders(self, at: int) -> None:
+        # Adding or deleting a file stamps its folder with the wall clock; the simulated one replaces it.
+        self.dated = at
+        for path in [self.root, *self.root.rglob("*")]:
+            if path.is_dir():
+                _set_mtime(path, at)
 
     def relative_files(self) -> list[str]:
         """Every file under the root, as sorted relative POSIX paths."""
@@ -96,6 +117,10 @@ class SourceTree:
     def snapshot(self) -> dict[str, str]:
         """Content hashes of every file now: what a restore to this moment must give back."""
         return hash_tree(self.root)
+
+
+def _set_mtime(path: Path, at: int) -> None:
+    os.utime(path, (at, at))
 
 
 def hash_tree(root: Path) -> dict[str, str]:

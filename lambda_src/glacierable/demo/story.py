@@ -305,7 +305,7 @@ class _Story:
         labels = ("full", "incremental 1", "incremental 2")
         known: set[str] = set()
         for index, (label, at) in enumerate(zip(labels, self.times, strict=True)):
-            changes = tree.create() if index == 0 else tree.change()
+            changes = tree.create(at) if index == 0 else tree.change(at)
             started = time.monotonic()
             result = runner.backup(
                 tree.root,
