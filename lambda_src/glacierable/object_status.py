@@ -9,7 +9,8 @@ S3-compatible stores) never send it; there, the archived objects the plan needs 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,7 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.backfill import describe_error
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
-from glacierable.plan import DuplicityPrefixes, RestorePlan, plan_restore
+from glacierable.names import Kind, parse_name
+from glacierable.plan import DuplicityPrefixes, NoChainsError, RestorePlan, plan_restore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -122,8 +124,9 @@ class StatusReport:
         """Counts (and with `per_object`, every object's state)."""
         expiry = self.earliest_expiry
         result: dict[str, object] = {
-            "total": len(self.objects),
-            "counts": self.counts(),
+            "needed_count": len(self.objects),
+            "readable_count": self.readable_count,
+            "state_counts": self.counts(),
             "all_readable": self.all_readable,
             "earliest_expiry": expiry.isoformat() if expiry is not None else None,
         }
@@ -132,8 +135,21 @@ class StatusReport:
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class FolderListing:
+    """One folder's objects (sub-folders are not duplicity's) and the names of its sub-folders."""
+
+    objects: list[ListedObject]
+    subfolders: list[str]
+
+
 def list_folder(client: S3Client, bucket: str, folder: str) -> list[ListedObject]:
     """Every object directly in `folder` (sub-folders are not duplicity's), with restore status asked for."""
+    return list_folder_and_subfolders(client, bucket, folder).objects
+
+
+def list_folder_and_subfolders(client: S3Client, bucket: str, folder: str) -> FolderListing:
+    """`folder`'s objects and, from the same requests (the delimiter's CommonPrefixes), its sub-folders."""
     paginator = client.get_paginator("list_objects_v2")
     pages = paginator.paginate(
         Bucket=bucket,
@@ -142,8 +158,15 @@ def list_folder(client: S3Client, bucket: str, folder: str) -> list[ListedObject
         OptionalObjectAttributes=["RestoreStatus"],
         PaginationConfig={"PageSize": PAGE_SIZE},
     )
+    subfolders: list[str] = []
+
+    def noting_subfolders() -> Iterable[Mapping[str, Any]]:
+        for page in pages:
+            subfolders.extend(p["Prefix"] for p in page.get("CommonPrefixes", ()) if "Prefix" in p)
+            yield page
+
     try:
-        return list(listed_objects(pages))
+        return FolderListing(list(listed_objects(noting_subfolders())), subfolders)
     except (ClientError, BotoCoreError) as error:
         raise StatusError(f"cannot list s3://{bucket}/{folder}: {describe_error(error)}") from error
 
@@ -189,8 +212,13 @@ def load_plan(
 
     `trust_listing=None` decides by `listing_reports_restores`; False always HEADs archived needed objects.
     """
-    objects = list_folder(client, bucket, folder)
-    plan = plan_restore(objects, restore_time, prefixes, folder=folder)
+    listing = list_folder_and_subfolders(client, bucket, folder)
+    objects = listing.objects
+    try:
+        plan = plan_restore(objects, restore_time, prefixes, folder=folder)
+    except NoChainsError as error:
+        hint = _subfolder_hint(client, bucket, listing.subfolders)
+        raise NoChainsError(f"{error}{hint}", error.other_prefixes) from None
     if trust_listing is None:
         trust_listing = listing_reports_restores(client, objects)
     if trust_listing:
@@ -200,6 +228,31 @@ def load_plan(
         return plan
     # Re-planning is cheap and keeps one code path: restore states never change which objects are needed.
     return plan_restore((updated.get(obj.key, obj) for obj in objects), restore_time, prefixes, folder=folder)
+
+
+MAX_SUBFOLDERS_CHECKED = 20
+
+
+def _subfolder_hint(client: S3Client, bucket: str, subfolders: Sequence[str]) -> str:
+    """ "; sub-folders that hold backups: --prefix a/b/ …" for the first few with a full backup."""
+    try:
+        found = [sub for sub in subfolders[:MAX_SUBFOLDERS_CHECKED] if _has_full_backup(client, bucket, sub)]
+    except (ClientError, BotoCoreError):
+        return ""  # only a hint: the error it adds to is the one to report
+    if not found:
+        return ""
+    shown = " or ".join(f"--prefix {shlex.quote(sub)}" for sub in found)
+    return f"; sub-folders that hold backups: {shown}"
+
+
+def _has_full_backup(client: S3Client, bucket: str, folder: str) -> bool:
+    # Any prefix counts: the hint names the folder; the prefix hint comes from that folder's own plan.
+    page = client.list_objects_v2(Bucket=bucket, Prefix=folder, Delimiter="/", MaxKeys=1000)
+    for item in page.get("Contents", []):
+        name = parse_name(item.get("Key", ""))
+        if name is not None and name.full and name.kind is Kind.MANIFEST:
+            return True
+    return False
 
 
 def _head(client: S3Client, bucket: str, obj: ListedObject) -> tuple[ListedObject | None, str | None]:

@@ -15,11 +15,19 @@ from dataclasses import dataclass, field
 
 from glacierable.listing import ListedObject
 from glacierable.names import DuplicityName, Kind, format_time, parse_name
-from glacierable.pricing import Estimate, PricingError, Tier, estimate, tiers_for
+from glacierable.pricing import Estimate, RestoreCost, Tier, estimate, restore_cost, tiers_for
 
 
 class PlanError(ValueError):
     """No restore is possible for this listing and time (duplicity would fail the same way)."""
+
+
+class NoChainsError(PlanError):
+    """No backup chain in the folder with these prefixes; `other_prefixes` are those that do hold files."""
+
+    def __init__(self, message: str, other_prefixes: tuple[DuplicityPrefixes, ...] = ()) -> None:
+        super().__init__(message)
+        self.other_prefixes = other_prefixes
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +151,10 @@ class RestorePlan:
     needed: tuple[ListedObject, ...]
     """Every needed object: archived metadata first (read while planning), then each volume and its par2."""
     warnings: tuple[str, ...] = ()
+    par2: bool = False
+    """The backup was written through a `par2+` URL (its files have par2 companions): restore through one.
+
+    Without `par2+`, duplicity reads `vol1.difftar.gpg.par2` as a second volume 1 and stops."""
 
     @property
     def volumes(self) -> list[str]:
@@ -172,33 +184,49 @@ class RestorePlan:
             by_class[obj.storage_class] = (count + 1, size + obj.size)
         return [estimate(cls, tier, count, size) for cls, (count, size) in sorted(by_class.items())]
 
-    def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict: keys and bytes per group, the chain, and estimates for every usable tier."""
-        to_restore, readable, in_progress = self.to_restore, self.readable, self.in_progress
-        classes = {obj.storage_class for obj in to_restore}
-        estimates: dict[str, list[dict[str, object]]] = {}
-        for tier in Tier:
-            if all(tier in tiers_for(cls) for cls in classes):
-                try:
-                    estimates[tier.value] = [e.to_json() for e in self.estimate(tier)]
-                except PricingError:  # pragma: no cover - tiers_for already filtered these out
-                    continue
-        return {
-            "chain": self.chain.to_json(),
-            "data_volumes": list(self.data_volumes),
-            "volumes": self.volumes,
-            "to_restore": [obj.key for obj in to_restore],
-            "readable": [obj.key for obj in readable],
-            "in_progress": [obj.key for obj in in_progress],
-            "bytes": {
-                "volumes": sum(obj.size for obj in self.needed),
-                "to_restore": sum(obj.size for obj in to_restore),
-                "readable": sum(obj.size for obj in readable),
-                "in_progress": sum(obj.size for obj in in_progress),
-            },
-            "estimate": estimates,
-            "warnings": list(self.warnings),
+    def cost(self, tier: Tier | str, *, days: int, transfer_out: bool = True) -> RestoreCost:
+        """The whole bill of this restore with `tier`: `to_restore`'s retrieval and copies, every needed
+        byte's download, and the retrieval fee duplicity's GETs pay for GLACIER_IR objects."""
+        by_class: dict[str, tuple[int, int]] = {}
+        billed = [*self.to_restore, *(obj for obj in self.needed if obj.storage_class == "GLACIER_IR")]
+        for obj in billed:
+            count, size = by_class.get(obj.storage_class, (0, 0))
+            by_class[obj.storage_class] = (count + 1, size + obj.size)
+        return restore_cost(
+            by_class,
+            tier,
+            days=days,
+            transfer_out=transfer_out,
+            download_bytes=sum(obj.size for obj in self.needed),
+        )
+
+    def usable_tiers(self) -> tuple[Tier, ...]:
+        """The tiers every class to restore offers (all of them when nothing needs restoring)."""
+        classes = {obj.storage_class for obj in self.to_restore}
+        return tuple(tier for tier in Tier if all(tier in tiers_for(cls) for cls in classes))
+
+    def to_json(self, *, keys: bool = True) -> dict[str, object]:
+        """A JSON-ready dict: the chain, counts and bytes per group and, with `keys`, the keys of each.
+
+        Field names follow the CLI's JSON convention: counts end in `_count`, key lists in `_keys`.
+        """
+        groups = {
+            "needed": list(self.needed),
+            "to_restore": self.to_restore,
+            "readable": self.readable,
+            "in_progress": self.in_progress,
         }
+        result: dict[str, object] = {"chain": self.chain.to_json(), "par2": self.par2}
+        result["data_volume_count"] = len(self.data_volumes)
+        for group, objects in groups.items():
+            result[f"{group}_count"] = len(objects)
+            result[f"{group}_bytes"] = sum(obj.size for obj in objects)
+        if keys:
+            result["data_volume_keys"] = list(self.data_volumes)
+            for group, objects in groups.items():
+                result[f"{group}_keys"] = [obj.key for obj in objects]
+        result["warnings"] = list(self.warnings)
+        return result
 
 
 def plan_restore(
@@ -220,8 +248,10 @@ def plan_restore(
     metadata: list[ListedObject] = []
     folders: set[str] = set()
     expected_prefixes = prefixes.by_kind()
+    objects_seen: list[ListedObject] = []
 
     for obj in objects:
+        objects_seen.append(obj)
         name = _own_name(obj.key, expected_prefixes, folder)
         if name is None:
             continue
@@ -243,10 +273,16 @@ def plan_restore(
 
     chains = _chains(sets, sig_names)
     if not chains:
-        raise PlanError(
-            f"no backup chains found (no full backup with prefixes {prefixes.options() or 'none'}"
-            f"{'' if folder is None else f' in folder {folder!r}'})"
+        others = _other_prefixes(objects_seen, expected_prefixes, folder)
+        where = "" if folder is None else f" in folder {folder!r}"
+        options = " ".join(prefixes.options()) or "no --file-prefix options"
+        hint = (
+            "; this folder holds backups with other prefixes: "
+            + " or ".join(" ".join(p.options()) or "no --file-prefix options" for p in others)
+            if others
+            else ""
         )
+        raise NoChainsError(f"no backup chains found{where} with {options} (no full backup){hint}", others)
     chain = _chain_at(chains, restore_time)
     selected = [chain.full, *(inc for inc in chain.incs if inc.end_time <= restore_time)]
     for backup_set in selected:
@@ -258,6 +294,12 @@ def plan_restore(
             )
 
     warnings: list[str] = []
+    first_full = min(c.full.end_time for c in chains)
+    if restore_time < first_full:
+        warnings.append(
+            f"the restore time {format_time(restore_time)} is before the first backup "
+            f"({format_time(first_full)}): duplicity restores that first full backup instead"
+        )
     data: list[ListedObject] = []
     for backup_set in selected:
         numbers = sorted(backup_set.volumes)
@@ -293,7 +335,47 @@ def plan_restore(
         data_volumes=tuple(obj.key for obj in data),
         needed=tuple(needed),
         warnings=tuple(warnings),
+        par2=bool(par2_files),
     )
+
+
+def _other_prefixes(
+    objects: Iterable[ListedObject], expected: dict[Kind, str], folder: str | None
+) -> tuple[DuplicityPrefixes, ...]:
+    """The prefix sets of the other backups in the folder (those with a full set), as duplicity options.
+
+    A name shows only its whole prefix (`--file-prefix` and the per-type one run together), so each is
+    offered per type: `--file-prefix-archive A --file-prefix-manifest M --file-prefix-signature S`, or
+    one `--file-prefix P` when every type shares it.
+    """
+    by_kind: dict[Kind, set[str]] = {}
+    for obj in objects:
+        if folder is not None and (not obj.key.startswith(folder) or "/" in obj.key[len(folder) :]):
+            continue
+        name = parse_name(obj.key)
+        if name is None or name.par2 or not name.full or name.kind is Kind.JSONSTAT:
+            continue
+        if name.prefix != expected[name.kind]:
+            by_kind.setdefault(name.kind, set()).add(name.prefix)
+    results: list[DuplicityPrefixes] = []
+    for volume_prefix in sorted(by_kind.get(Kind.VOLUME, ())):
+        manifests = sorted(by_kind.get(Kind.MANIFEST, ()) or {expected[Kind.MANIFEST]})
+        signatures = sorted(by_kind.get(Kind.SIGNATURE, ()) or {expected[Kind.SIGNATURE]})
+        # Pair by the longest shared start: `hostA_data_` goes with `hostA_meta_`, not `hostB_meta_`.
+        manifest = max(manifests, key=lambda m: len(_common_start(m, volume_prefix)))
+        signature = max(signatures, key=lambda g: len(_common_start(g, volume_prefix)))
+        if volume_prefix == manifest == signature:
+            results.append(DuplicityPrefixes(file_prefix=volume_prefix))
+        else:
+            results.append(DuplicityPrefixes(archive=volume_prefix, manifest=manifest, signature=signature))
+    return tuple(results)
+
+
+def _common_start(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
 
 
 def _own_name(key: str, prefixes: dict[Kind, str], folder: str | None) -> DuplicityName | None:

@@ -1,5 +1,11 @@
 """Approximate restore cost and time per storage class and retrieval tier (a dated us-east-1 price table).
 
+The whole bill of a restore has four parts (`restore_cost`): the retrieval fee per GB, the per-request
+fee, the restored copies kept at the Standard price for `days`, and the download. The download (data
+transfer out to the internet) is usually the largest: the estimate assumes the restore runs on a machine
+outside AWS, with the account's 100 GB of free transfer out this month not yet used; restoring to an
+EC2 instance in the bucket's Region transfers for free (`transfer_out=False`).
+
 Prices change and differ per Region: treat every figure as an estimate and check
 https://aws.amazon.com/s3/pricing/ before a large restore. Times are AWS's documented ranges
 (https://docs.aws.amazon.com/AmazonS3/latest/userguide/restoring-objects-retrieval-options.html).
@@ -7,6 +13,7 @@ https://aws.amazon.com/s3/pricing/ before a large restore. Times are AWS's docum
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -60,6 +67,23 @@ STORAGE_PRICE_PER_GIB_MONTH = {
     "DEEP_ARCHIVE": 0.00099,
 }
 """Storage prices per GB-month (restored temporary copies are billed at the STANDARD price)."""
+
+DAYS_PER_MONTH = 30
+"""S3 prorates storage per day of a 30-day month (restored copies are billed per day kept)."""
+
+TRANSFER_FREE_GIB_PER_MONTH = 100
+"""Data transfer out to the internet: the first 100 GB a month are free (per account, all services)."""
+
+TRANSFER_OUT_PER_GIB: tuple[tuple[float, float], ...] = (
+    (10 * 1024, 0.09),
+    (40 * 1024, 0.085),
+    (100 * 1024, 0.07),
+    (float("inf"), 0.05),
+)
+"""Data transfer out to the internet beyond the free 100 GB: (GB in this band, $ per GB), in order."""
+
+RESTORE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+"""Classes read only after RestoreObject; GLACIER_IR is read directly and keeps no restored copy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,3 +150,119 @@ def estimates(storage_class: str, object_count: int, total_bytes: int) -> dict[T
     """An estimate for every tier `storage_class` offers (empty for a class that needs no restore)."""
     tiers = tiers_for(storage_class)
     return {tier: estimate(storage_class, tier, object_count, total_bytes) for tier in tiers}
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreCost:
+    """The whole approximate bill of one restore with one tier, part by part, and its time range."""
+
+    tier: Tier
+    days: int
+    object_count: int
+    total_bytes: int
+    retrieval_usd: float
+    """Retrieval fees per GB."""
+    requests_usd: float
+    """Retrieval fees per request."""
+    copies_usd: float
+    """The restored copies, billed at the Standard price for `days`."""
+    transfer_usd: float
+    """Downloading the data (0 with `transfer_out=False`: restoring inside the bucket's Region)."""
+    transfer_out: bool
+    hours_min: float
+    hours_max: float
+
+    @property
+    def total_usd(self) -> float:
+        """Every part together."""
+        return self.retrieval_usd + self.requests_usd + self.copies_usd + self.transfer_usd
+
+    def to_json(self) -> dict[str, object]:
+        """A JSON-ready dict: each part, the total, the time range and the assumptions."""
+        return {
+            "tier": self.tier.value,
+            "days": self.days,
+            "object_count": self.object_count,
+            "bytes": self.total_bytes,
+            "retrieval_usd": round(self.retrieval_usd, 4),
+            "requests_usd": round(self.requests_usd, 4),
+            "copies_usd": round(self.copies_usd, 4),
+            "transfer_usd": round(self.transfer_usd, 4),
+            "total_usd": round(self.total_usd, 4),
+            "hours_min": self.hours_min,
+            "hours_max": self.hours_max,
+            "assumptions": cost_assumptions(self.transfer_out),
+            "prices_date": PRICES_DATE,
+            "region": PRICES_REGION,
+            "approximate": True,
+        }
+
+
+def cost_assumptions(transfer_out: bool = True) -> str:
+    """What `restore_cost` assumes, in one sentence."""
+    where = (
+        "restored to a machine outside AWS: transfer out at $0.09/GB after the month's first "
+        f"{TRANSFER_FREE_GIB_PER_MONTH} GB (free, if not used yet); inside the bucket's Region it is free"
+        if transfer_out
+        else "restored inside the bucket's Region: no transfer charge"
+    )
+    return f"approximate {PRICES_REGION} list prices of {PRICES_DATE}; {where}"
+
+
+def transfer_out_cost(total_bytes: int) -> float:
+    """Data transfer out to the internet for `total_bytes`, after the month's free allowance."""
+    remaining = max(0.0, total_bytes / GIB - TRANSFER_FREE_GIB_PER_MONTH)
+    cost = 0.0
+    for band, per_gib in TRANSFER_OUT_PER_GIB:
+        used = min(remaining, band)
+        cost += used * per_gib
+        remaining -= used
+        if remaining <= 0:
+            break
+    return cost
+
+
+def restore_cost(
+    by_class: Mapping[str, tuple[int, int]],
+    tier: Tier | str,
+    *,
+    days: int,
+    transfer_out: bool = True,
+    download_bytes: int | None = None,
+) -> RestoreCost:
+    """The bill for restoring `by_class` (storage class -> (objects, bytes)) with `tier`, copies kept `days`.
+
+    `download_bytes` is what the restore then downloads (default: the restored bytes); it is larger when
+    some needed objects are readable already. Raises PricingError when a class does not offer `tier`
+    (Expedited for DEEP_ARCHIVE).
+    """
+    if days < 0:
+        raise PricingError(f"days must not be negative, got {days}")
+    tier = parse_tier(tier) if isinstance(tier, str) and not isinstance(tier, Tier) else tier
+    retrieval = requests = copies = 0.0
+    hours_min = hours_max = 0.0
+    count = size = 0
+    for storage_class, (objects, class_bytes) in sorted(by_class.items()):
+        estimate(storage_class, tier, objects, class_bytes)  # refuses unknown classes and tiers
+        rate = _RATES[(storage_class, tier)]
+        retrieval += class_bytes / GIB * rate.per_gib
+        requests += objects / 1000 * rate.per_1000_requests
+        if storage_class in RESTORE_CLASSES:
+            copies += class_bytes / GIB * STORAGE_PRICE_PER_GIB_MONTH["STANDARD"] * days / DAYS_PER_MONTH
+        hours_min, hours_max = max(hours_min, rate.hours_min), max(hours_max, rate.hours_max)
+        count, size = count + objects, size + class_bytes
+    return RestoreCost(
+        tier=tier,
+        days=days,
+        object_count=count,
+        total_bytes=size,
+        retrieval_usd=retrieval,
+        requests_usd=requests,
+        copies_usd=copies,
+        transfer_usd=transfer_out_cost(size if download_bytes is None else download_bytes)
+        if transfer_out
+        else 0.0,
+        transfer_out=transfer_out,
+        hours_min=hours_min,
+        hours_max=hours_max,
+    )

@@ -112,8 +112,9 @@ class RestoreReport:
         """Counts, and the failed keys with their errors (the first `max_failures` of them)."""
         failed = self.failed if max_failures is None else self.failed[:max_failures]
         return {
-            "counts": self.counts(),
-            "fell_back_to_standard": len(self.fell_back),
+            "outcome_counts": self.counts(),
+            "fell_back_count": len(self.fell_back),
+            "failed_count": len(self.failed),
             "failed": [f.to_json() for f in failed],
         }
 

@@ -6,13 +6,14 @@ that needs the plan (Expedited does not exist for DEEP_ARCHIVE) is `check_plan`,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from glacierable.names import format_time
 from glacierable.plan import DuplicityPrefixes, RestorePlan, folder_of
-from glacierable.pricing import PricingError, Tier, parse_tier
-from glacierable.timespec import TimeSpecError, parse_time
+from glacierable.pricing import PricingError, Tier, estimate, parse_tier, tiers_for
+from glacierable.timespec import TimeSpecError, parse_restore_time
 
 DEFAULT_DAYS = 7
 MIN_DAYS = 1
@@ -82,9 +83,9 @@ class RestoreRequest:
         return request
 
     def restore_time(self, *, now: int) -> int:
-        """The restore time in epoch seconds, as duplicity would read `time` at `now`."""
+        """The restore time in epoch seconds, as `duplicity restore -t` reads `time` at `now` (0 is now)."""
         try:
-            return parse_time(self.time, now=now)
+            return parse_restore_time(self.time, now=now)
         except TimeSpecError as error:
             raise RequestError(f"time: {error}") from None
 
@@ -100,8 +101,28 @@ class RestoreRequest:
                 "or Bulk (within 48 h)"
             )
 
+    def warnings(self, plan: RestorePlan) -> list[str]:
+        """The plan's warnings, and one when the copies may expire before the slowest restore completes."""
+        warnings = list(plan.warnings)
+        longest = 0.0
+        for storage_class in {obj.storage_class for obj in plan.to_restore}:
+            tier = self.tier if self.tier in tiers_for(storage_class) else Tier.STANDARD
+            longest = max(longest, estimate(storage_class, tier, 0, 0).hours_max)
+        if longest > self.days * 24:
+            safe = math.ceil(longest / 24) + 1
+            warnings.append(
+                f"restored copies kept {self.days} day(s) may expire before the last arrive: "
+                f"{self.tier.value} retrieval can take up to {longest:g} h; keep them {safe} days "
+                f"or more (--days {safe})"
+            )
+        return warnings
+
     def summary(self, plan: RestorePlan, *, restore_time: int, restore_id: str) -> dict[str, object]:
-        """What this request amounts to: counts, chain and estimate (no key lists: they can be huge)."""
+        """What this request amounts to: the plan's counts (no key lists: they can be huge) and its bill."""
+        try:
+            cost: dict[str, object] | None = plan.cost(self.tier, days=self.days).to_json()
+        except PricingError:  # Expedited where a class lacks it: check_plan refuses such a restore
+            cost = None
         return {
             "restore_id": restore_id,
             "prefix": self.folder,
@@ -111,18 +132,9 @@ class RestoreRequest:
             "tier": self.tier.value,
             "days": self.days,
             "dry_run": self.dry_run,
-            "chain": plan.chain.to_json(),
-            "volumes": len(plan.needed),
-            "to_restore": len(plan.to_restore),
-            "counts": {
-                "volumes": len(plan.needed),
-                "data_volumes": len(plan.data_volumes),
-                "to_restore": len(plan.to_restore),
-                "readable": len(plan.readable),
-                "in_progress": len(plan.in_progress),
-            },
-            "estimate": [e.to_json() for e in plan.estimate(self.tier)],
-            "warnings": list(plan.warnings),
+            **plan.to_json(keys=False),
+            "warnings": self.warnings(plan),
+            "cost": cost,
         }
 
     def to_json(self) -> dict[str, object]:

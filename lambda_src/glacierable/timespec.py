@@ -21,6 +21,8 @@ import calendar
 import re
 import time
 
+from glacierable.names import format_time
+
 _INTERVAL_SECONDS = {
     "s": 1,
     "m": 60,
@@ -77,6 +79,18 @@ def parse_time(text: str, *, now: int, utc_offset: int | None = None) -> int:
 def parse_restore_time(text: str, *, now: int, utc_offset: int | None = None) -> int:
     """The time `duplicity restore -t text` restores to: parse_time, except that 0 means now."""
     return parse_time(text, now=now, utc_offset=utc_offset) or now
+
+
+def time_argument(epoch: int) -> str:
+    """A `-t` value duplicity reads back as exactly `epoch`: its file-name form when that parses, else digits.
+
+    The file-name form (`20231114T221320Z`) is what users recognise, but duplicity accepts it only for
+    years 1901-2099 and reads a result of 0 as "did not parse"; plain epoch seconds always work above 0.
+    """
+    if epoch <= 0:
+        raise TimeSpecError(f"no -t restores to {epoch}: duplicity reads 0 as now and refuses negatives")
+    text = format_time(epoch)
+    return text if _string_to_time(text) == epoch else str(epoch)
 
 
 def local_standard_offset() -> int:

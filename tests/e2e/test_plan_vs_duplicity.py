@@ -13,7 +13,7 @@ import pytest
 from glacierable.listing import ListedObject
 from glacierable.names import format_time
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan, plan_restore
-from glacierable.timespec import local_standard_offset, parse_time
+from glacierable.timespec import local_standard_offset, parse_restore_time
 from tests.duplicity_oracle import required_volumes
 from tests.duplicity_tool import (
     PAR2,
@@ -62,7 +62,7 @@ def _basenames(keys: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def _plan(target: Target, restore_time: str, prefixes: DuplicityPrefixes | None = None) -> RestorePlan:
-    at = parse_time(restore_time, now=int(time.time()))
+    at = parse_restore_time(restore_time, now=int(time.time()))
     return plan_restore(target.listing(), at, prefixes, folder=FOLDER)
 
 
@@ -146,6 +146,7 @@ TWO_CHAIN_TIMES = [
     pytest.param("5D", id="second-full-as-interval"),
     pytest.param(str(I3), id="last-inc"),
     pytest.param("now", id="now"),
+    pytest.param("0", id="zero-means-now"),
 ]
 
 

@@ -7,7 +7,7 @@ import json
 import re
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -15,12 +15,11 @@ import boto3
 import pytest
 
 from glacierable.cli import main, restore_cmd
-from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
 from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
+from tests.integration.conftest import Cli
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,
     T3,
@@ -34,67 +33,6 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
-
-
-@dataclass
-class Cli:
-    capsys: pytest.CaptureFixture[str]
-    endpoint_url: str
-    bucket: str
-    restores: Counter[str] = field(default_factory=Counter)
-    on_client: list[Callable[[S3Client], None]] = field(default_factory=list)
-
-    def __call__(self, *args: str) -> Result:
-        self.capsys.readouterr()
-        try:
-            code = main.main([*args, "--endpoint-url", self.endpoint_url])
-        except SystemExit as exit_:
-            code = int(exit_.code or 0)
-        captured = self.capsys.readouterr()
-        return Result(code, captured.out, captured.err)
-
-    def selection(self, command: str, *args: str) -> Result:
-        return self(command, "--bucket", self.bucket, "--prefix", "backups/host1", *args)
-
-
-@pytest.fixture
-def cli(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint_url: str, bucket: str
-) -> Cli:
-    if "glacierable.cli.restore_cmd" not in main.COMMAND_MODULES:
-        monkeypatch.setattr(main, "COMMAND_MODULES", (*main.COMMAND_MODULES, "glacierable.cli.restore_cmd"))
-    runner = Cli(capsys, endpoint_url, bucket)
-
-    def counting_client(**kwargs: Any) -> S3Client:
-        client = s3_client(**kwargs)
-        for hook in runner.on_client:  # first, so that a request a hook fails is not counted as sent
-            hook(client)
-        count_restores(client, runner.restores)  # every client the CLI builds counts into one counter
-        return client
-
-    monkeypatch.setattr(restore_cmd, "s3_client", counting_client)
-    return runner
-
-
-@pytest.fixture
-def backup(s3: S3Client, bucket: str) -> Backup:
-    return upload_two_chains(s3, bucket)
-
-
-@pytest.fixture
-def keep_ongoing(moto_server: MotoServer) -> Iterator[Callable[[int], None]]:
-    yield moto_server.keep_restores_ongoing
-    moto_server._post("/moto-api/state-manager/unset-transition", {"model_name": "s3::keyrestore"})
-
-
 # --- plan -----------------------------------------------------------------------------------------
 
 
@@ -102,14 +40,17 @@ def test_plan_json_lists_the_chain_volumes_to_restore(cli: Cli, backup: Backup) 
     result = cli.selection("plan", "--json")
     assert result.code == 0
     document = result.json()
-    assert document["volumes"] == list(backup.new_chain)
-    assert document["to_restore"] == list(backup.new_chain)
+    assert document["record"] == "plan"
+    assert document["needed_keys"] == list(backup.new_chain)
+    assert document["to_restore_keys"] == list(backup.new_chain)
+    assert document["to_restore_count"] == 3
     assert document["chain"]["full_time_text"] == T3
+    assert [cost["tier"] for cost in document["costs"]] == ["Expedited", "Standard", "Bulk"]
 
 
 def test_plan_at_an_older_time_lists_the_older_chain(cli: Cli, backup: Backup) -> None:
     document = cli.selection("plan", "--json", "--time", BETWEEN_CHAINS).json()
-    assert document["to_restore"] == list(backup.old_chain)
+    assert document["to_restore_keys"] == list(backup.old_chain)
 
 
 def test_plan_table_shows_what_to_restore_and_the_cost(cli: Cli, backup: Backup) -> None:
@@ -144,7 +85,7 @@ def test_rerun_requests_nothing_new(cli: Cli, backup: Backup) -> None:
     cli.selection("restore")
     rerun = cli.selection("restore", "--json")
     assert rerun.code == 0
-    assert rerun.json()["to_restore"] == 0
+    assert rerun.json()["to_restore_count"] == 0
     assert cli.restores == Counter(dict.fromkeys(backup.new_chain, 1))
 
 
@@ -197,7 +138,8 @@ def test_failed_requests_exit_1_and_name_their_keys(cli: Cli, backup: Backup) ->
 
 def test_json_summary_counts_the_requests(cli: Cli, backup: Backup) -> None:
     document = cli.selection("restore", "--json", "--tier", "Bulk").json()
-    assert document["requests"]["counts"]["requested"] == 3
+    assert document["requests"]["outcome_counts"]["requested"] == 3
+    assert document["requests"]["failed_count"] == 0
     assert document["tier"] == "Bulk"
 
 
@@ -212,7 +154,7 @@ def test_wait_polls_until_readable_then_prints_the_duplicity_command(
     command = result.out.strip().splitlines()[-1]
     assert command == (
         f"duplicity restore -t 20231120T000000Z --s3-endpoint-url {cli.endpoint_url} "
-        f"boto3+s3://{cli.bucket}/backups/host1 <target-dir>"
+        f"boto3+s3://{cli.bucket}/backups/host1 duplicity-restore-20231120T000000Z"
     )
 
 
@@ -226,7 +168,7 @@ def test_status_counts_each_state(cli: Cli, backup: Backup, s3: S3Client) -> Non
         RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}},
     )
     result = cli.selection("status")
-    assert result.code == 0
+    assert result.code == main.ExitCode.NOT_READY
     lines = result.out.splitlines()
     assert "archived      2" in lines and "restored      1" in lines
 
@@ -235,7 +177,8 @@ def test_status_json_has_every_needed_object(cli: Cli, backup: Backup) -> None:
     document = cli.selection("status", "--json").json()
     assert [obj["key"] for obj in document["objects"]] == list(backup.new_chain)
     assert {obj["state"] for obj in document["objects"]} == {"archived"}
-    assert document["counts"]["archived"] == 3 and not document["all_readable"]
+    assert document["state_counts"]["archived"] == 3 and not document["all_readable"]
+    assert (document["record"], document["needed_count"], document["readable_count"]) == ("status", 3, 0)
 
 
 # --- restore through the deployed function ------------------------------------------------------
@@ -267,8 +210,28 @@ def use_lambda(monkeypatch: pytest.MonkeyPatch, fake: FakeLambda) -> FakeLambda:
 def test_function_mode_sends_the_options_and_prints_the_result(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    fake = use_lambda(monkeypatch, FakeLambda(lambda payload: ({"restore_id": "r9", "to_restore": 5}, None)))
-    result = cli("restore", "--function", "fn", "--prefix", "backups/h", "--tier", "Bulk", "--days", "3")
+    summary = {
+        "restore_id": "r9",
+        "bucket": "b",
+        "prefix": "backups/h/",
+        "time": "now",
+        "restore_time": 1700000000,
+        "restore_time_text": "20231114T221320Z",
+        "dry_run": False,
+        "par2": False,
+        "needed_count": 5,
+        "readable_count": 0,
+        "in_progress_count": 0,
+        "to_restore_count": 5,
+        "queued": 5,
+        "batches": 1,
+        "warnings": [],
+        "cost": None,
+    }
+    fake = use_lambda(monkeypatch, FakeLambda(lambda payload: (summary, None)))
+    result = cli(
+        "restore", "--json", "--function", "fn", "--prefix", "backups/h", "--tier", "Bulk", "--days", "3"
+    )
     assert result.code == 0
     assert fake.calls == [
         (
@@ -283,7 +246,10 @@ def test_function_mode_sends_the_options_and_prints_the_result(
             },
         )
     ]
-    assert json.loads(result.out) == {"restore_id": "r9", "to_restore": 5}
+    document = result.json()
+    assert document["record"] == "restore"
+    assert {k: v for k, v in document.items() if k in summary} == summary
+    assert document["status_command"].startswith("glacierable status --bucket b --prefix backups/h/ -t ")
     assert cli.restores == Counter()
 
 
@@ -330,7 +296,8 @@ def test_function_mode_wait_follows_the_lambda_and_its_workers(
     result = cli("restore", "--function", "fn", "--prefix", "backups/host1", "--wait", "--interval", "0.01")
     assert result.code == 0, result.err
     assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
-    assert result.out.strip().splitlines()[-1].endswith(f"boto3+s3://{cli.bucket}/backups/host1 <target-dir>")
+    assert result.out.strip().splitlines()[-1].startswith("duplicity restore -t ")
+    assert f" boto3+s3://{cli.bucket}/backups/host1 duplicity-restore-" in result.out
 
 
 # --- the duplicity command ------------------------------------------------------------------------
@@ -342,7 +309,7 @@ def test_duplicity_command_carries_prefixes_and_quotes_what_the_shell_needs() ->
     )
     assert command == (
         "duplicity restore -t 20231114T221320Z --file-prefix h1_ --file-prefix-archive data_ "
-        "'boto3+s3://bkt/my backups/h1' <target-dir>"
+        "'boto3+s3://bkt/my backups/h1' duplicity-restore-20231114T221320Z"
     )
 
 
@@ -350,7 +317,9 @@ def test_duplicity_command_for_the_bucket_root() -> None:
     command = restore_cmd.duplicity_command(
         "bkt", "", 1700000000, DuplicityPrefixes(), "http://127.0.0.1:5000"
     )
-    assert command.endswith("--s3-endpoint-url http://127.0.0.1:5000 boto3+s3://bkt <target-dir>")
+    assert command.endswith(
+        "--s3-endpoint-url http://127.0.0.1:5000 boto3+s3://bkt duplicity-restore-20231114T221320Z"
+    )
 
 
 def test_eta_counts_down_the_tier_range() -> None:

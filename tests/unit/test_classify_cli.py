@@ -21,16 +21,16 @@ def json_lines(text: str) -> list[dict[str, object]]:
 def test_json_prints_one_object_per_key(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", "--json", VOLUME, MANIFEST, "notes.txt"]) == 0
     assert json_lines(capsys.readouterr().out) == [
-        {"key": VOLUME, "glacierable": True, "kind": "volume", "par2": False},
-        {"key": MANIFEST, "glacierable": False, "kind": "manifest", "par2": False},
-        {"key": "notes.txt", "glacierable": False, "kind": "unknown", "par2": False},
+        {"record": "name", "key": VOLUME, "glacierable": True, "kind": "volume", "par2": False},
+        {"record": "name", "key": MANIFEST, "glacierable": False, "kind": "manifest", "par2": False},
+        {"record": "name", "key": "notes.txt", "glacierable": False, "kind": "unknown", "par2": False},
     ]
 
 
 def test_json_marks_par2_files(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["classify", "--json", PAR2]) == 0
     assert json_lines(capsys.readouterr().out) == [
-        {"key": PAR2, "glacierable": True, "kind": "volume", "par2": True}
+        {"record": "name", "key": PAR2, "glacierable": True, "kind": "volume", "par2": True}
     ]
 
 
@@ -68,3 +68,10 @@ def test_no_key_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(["classify"])
     assert exit_info.value.code == 2
+
+
+def test_a_key_with_control_characters_is_printed_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["classify", "notes\x1b[2J\rfake.txt"]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert "notes\\x1b[2J\\rfake.txt" in out

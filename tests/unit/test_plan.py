@@ -8,7 +8,7 @@ import pytest
 
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
 from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan, folder_of, plan_restore
+from glacierable.plan import DuplicityPrefixes, NoChainsError, PlanError, RestorePlan, folder_of, plan_restore
 from glacierable.pricing import PricingError, Tier
 
 FOLDER = "backups/host1/"
@@ -273,17 +273,26 @@ def test_states_split_needed_objects_into_to_restore_readable_and_in_progress() 
     assert [o.key for o in result.to_restore] == [FOLDER + names[0], FOLDER + names[1]]
     assert [o.key for o in result.in_progress] == [FOLDER + names[3]]
     assert [o.key for o in result.readable] == [FOLDER + names[2], FOLDER + names[4]]
-    assert result.to_json()["bytes"] == {"volumes": 31, "to_restore": 3, "readable": 20, "in_progress": 8}
+    data = result.to_json()
+    sizes = {group: data[f"{group}_bytes"] for group in ("needed", "to_restore", "readable", "in_progress")}
+    assert sizes == {"needed": 31, "to_restore": 3, "readable": 20, "in_progress": 8}
 
 
-def test_to_json_has_the_lists_the_chain_and_estimates() -> None:
+def test_to_json_has_counts_key_lists_and_the_chain() -> None:
     data = plan(two_chains(), F2 + H).to_json()
-    assert {"volumes", "to_restore", "chain", "readable", "in_progress", "estimate"} <= set(data)
-    assert data["to_restore"] == data["volumes"]
+    groups = ("needed", "to_restore", "readable", "in_progress")
+    assert {f"{g}_{field}" for g in groups for field in ("count", "bytes", "keys")} <= set(data)
+    assert data["to_restore_keys"] == data["needed_keys"]
+    assert data["needed_count"] == len(data["needed_keys"])  # type: ignore[arg-type]
     chain = data["chain"]
     assert isinstance(chain, dict) and chain["full_time_text"] == format_time(F2)
-    estimate = data["estimate"]
-    assert isinstance(estimate, dict) and set(estimate) == {"Expedited", "Standard", "Bulk"}
+
+
+def test_to_json_without_keys_has_only_counts() -> None:
+    result = plan(two_chains(), F2 + H)
+    data = result.to_json(keys=False)
+    assert not [name for name in data if name.endswith("_keys")]
+    assert (data["data_volume_count"], data["needed_count"]) == (len(result.data_volumes), len(result.needed))
 
 
 def test_estimate_groups_to_restore_by_storage_class() -> None:
@@ -305,8 +314,7 @@ def test_expedited_with_deep_archive_volumes_is_refused_and_left_out_of_json() -
     result = plan_restore(objects, F1, folder=FOLDER)
     with pytest.raises(PricingError, match="Expedited"):
         result.estimate("Expedited")
-    estimate = result.to_json()["estimate"]
-    assert isinstance(estimate, dict) and set(estimate) == {"Standard", "Bulk"}
+    assert result.usable_tiers() == (Tier.STANDARD, Tier.BULK)
 
 
 def test_one_hundred_thousand_listed_objects_plan_with_correct_counts() -> None:
@@ -370,3 +378,56 @@ def test_restore_header_parses(header: str, state: RestoreState) -> None:
 def test_restore_header_without_ongoing_request_is_a_listing_error() -> None:
     with pytest.raises(ListingError):
         RestoreState.from_header("expiry-date=x")
+
+
+# --- what the plan tells the user -----------------------------------------------------------------
+
+
+def test_a_backup_with_par2_files_is_marked_par2() -> None:
+    names = full_set(F1, 1)
+    assert not plan(names, F1).par2
+    assert plan([*names, *(f"{n}.par2" for n in names)], F1).par2
+
+
+def test_no_chains_with_these_prefixes_names_the_prefixes_that_hold_backups() -> None:
+    names = [*full_set(F1, 1, prefix="hostA_"), *full_set(F1, 1, prefix="hostB_")]
+    with pytest.raises(NoChainsError) as error:
+        plan(names, F1)
+    assert "--file-prefix hostA_ or --file-prefix hostB_" in str(error.value)
+    assert error.value.other_prefixes == (
+        DuplicityPrefixes(file_prefix="hostA_"),
+        DuplicityPrefixes(file_prefix="hostB_"),
+    )
+
+
+def test_per_type_prefixes_are_suggested_per_type() -> None:
+    names = [
+        f"h_data_duplicity-full.{format_time(F1)}.vol1.difftar.gpg",
+        f"h_meta_duplicity-full.{format_time(F1)}.manifest.gpg",
+        f"h_sig_duplicity-full-signatures.{format_time(F1)}.sigtar.gpg",
+    ]
+    with pytest.raises(NoChainsError) as error:
+        plan(names, F1)
+    (suggested,) = error.value.other_prefixes
+    assert suggested == DuplicityPrefixes(archive="h_data_", manifest="h_meta_", signature="h_sig_")
+    found = plan(names, F1, suggested)  # the suggestion is right: it plans
+    assert len(found.data_volumes) == 1
+
+
+def test_a_time_before_the_first_backup_warns() -> None:
+    assert not plan(two_chains(), F1).warnings
+    (warning,) = plan(two_chains(), F1 - 1).warnings
+    assert "before the first backup" in warning and format_time(F1) in warning
+
+
+def test_cost_bills_every_needed_byte_for_download_and_only_archived_ones_for_retrieval() -> None:
+    names = full_set(F1, 2)
+    objects = [
+        ListedObject(FOLDER + names[0], 200 * 2**30, "GLACIER"),
+        ListedObject(FOLDER + names[1], 100 * 2**30, "STANDARD"),
+        *(ListedObject(FOLDER + n, 1, "STANDARD") for n in names[2:]),
+    ]
+    cost = plan_restore(objects, F1, folder=FOLDER).cost(Tier.STANDARD, days=30)
+    assert cost.retrieval_usd == pytest.approx(200 * 0.01)
+    assert cost.copies_usd == pytest.approx(200 * 0.023)
+    assert cost.transfer_usd == pytest.approx(200 * 0.09)  # 300 GB downloaded, 100 of them free

@@ -13,7 +13,9 @@ from glacierable.pricing import (
     estimate,
     estimates,
     parse_tier,
+    restore_cost,
     tiers_for,
+    transfer_out_cost,
 )
 
 
@@ -91,3 +93,59 @@ def test_deep_archive_offers_standard_and_bulk_only() -> None:
 
 def test_standard_class_has_no_estimates() -> None:
     assert estimates("STANDARD", 1, 1) == {}
+
+
+# --- the whole bill ------------------------------------------------------------------------------
+
+
+def test_a_terabyte_of_flexible_retrieval_costs_mostly_its_download() -> None:
+    tib = 1024 * GIB
+    cost = restore_cost({"GLACIER": (5000, tib)}, Tier.STANDARD, days=7)
+
+    assert cost.retrieval_usd == pytest.approx(1024 * 0.01)
+    assert cost.requests_usd == pytest.approx(5 * 0.05)
+    assert cost.copies_usd == pytest.approx(1024 * 0.023 * 7 / 30)  # ≈ $5.50
+    assert cost.transfer_usd == pytest.approx((1024 - 100) * 0.09)  # ≈ $83
+    assert cost.total_usd == pytest.approx(
+        cost.retrieval_usd + cost.requests_usd + cost.copies_usd + cost.transfer_usd
+    )
+    assert cost.transfer_usd > cost.retrieval_usd + cost.requests_usd + cost.copies_usd
+
+
+def test_restoring_inside_the_region_pays_no_transfer() -> None:
+    cost = restore_cost({"GLACIER": (10, 500 * GIB)}, Tier.BULK, days=3, transfer_out=False)
+    assert cost.transfer_usd == 0.0
+    assert cost.total_usd == pytest.approx(500 * 0.023 * 3 / 30)
+    assert "no transfer charge" in cost.to_json()["assumptions"]  # type: ignore[operator]
+
+
+def test_the_first_100_gb_of_download_are_free_and_later_bands_are_cheaper() -> None:
+    assert transfer_out_cost(100 * GIB) == 0.0
+    assert transfer_out_cost(101 * GIB) == pytest.approx(0.09)
+    beyond_first_band = transfer_out_cost((100 + 10 * 1024 + 1) * GIB)
+    assert beyond_first_band == pytest.approx(10 * 1024 * 0.09 + 0.085)
+
+
+def test_glacier_ir_keeps_no_restored_copy() -> None:
+    cost = restore_cost({"GLACIER_IR": (1000, GIB)}, Tier.STANDARD, days=30, transfer_out=False)
+    assert cost.copies_usd == 0.0
+    assert cost.total_usd == pytest.approx(0.03 + 0.01)
+
+
+def test_several_classes_share_one_free_allowance_and_take_the_slowest_time() -> None:
+    cost = restore_cost({"GLACIER": (1, 80 * GIB), "DEEP_ARCHIVE": (1, 80 * GIB)}, Tier.BULK, days=1)
+    assert cost.transfer_usd == pytest.approx(60 * 0.09)
+    assert (cost.hours_min, cost.hours_max) == (5.0, 48.0)
+    assert (cost.object_count, cost.total_bytes) == (2, 160 * GIB)
+
+
+def test_a_tier_one_class_lacks_is_refused_for_the_whole_bill() -> None:
+    with pytest.raises(PricingError, match="no Expedited retrieval"):
+        restore_cost({"GLACIER": (1, 1), "DEEP_ARCHIVE": (1, 1)}, Tier.EXPEDITED, days=1)
+
+
+def test_the_bill_names_its_assumptions_and_date() -> None:
+    document = restore_cost({"GLACIER": (1, GIB)}, Tier.STANDARD, days=7).to_json()
+    assert document["prices_date"] == PRICES_DATE and document["region"] == PRICES_REGION
+    assert "outside AWS" in str(document["assumptions"])
+    assert set(document) >= {"retrieval_usd", "requests_usd", "copies_usd", "transfer_usd", "total_usd"}

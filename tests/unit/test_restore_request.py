@@ -161,7 +161,10 @@ def test_expedited_is_accepted_when_deep_archive_objects_are_already_restored() 
 
 def test_summary_counts_what_to_restore() -> None:
     summary = request({}).summary(plan_of("GLACIER"), restore_time=NOW, restore_id="r1")
-    assert (summary["restore_id"], summary["volumes"], summary["to_restore"]) == ("r1", 1, 1)
+    assert (summary["restore_id"], summary["needed_count"], summary["to_restore_count"]) == ("r1", 1, 1)
+    assert not [name for name in summary if name.endswith("_keys")]
+    cost = summary["cost"]
+    assert isinstance(cost, dict) and cost["tier"] == "Standard" and cost["days"] == 7
     assert summary["restore_time_text"] == "20231114T221320Z"
 
 

@@ -6,7 +6,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from glacierable.timespec import TimeSpecError, local_standard_offset, parse_restore_time, parse_time
+from glacierable.timespec import (
+    TimeSpecError,
+    local_standard_offset,
+    parse_restore_time,
+    parse_time,
+    time_argument,
+)
 
 NOW = 1_700_000_000  # 2023-11-14T22:13:20Z
 DAY = 86400
@@ -145,3 +151,26 @@ def test_agrees_with_duplicitys_own_parser(text: str) -> None:
     except TimeSpecError:
         actual = None
     assert actual == expected
+
+
+@pytest.mark.parametrize(
+    ("epoch", "text"),
+    [
+        (1_700_000_000, "20231114T221320Z"),
+        (1, "19700101T000001Z"),
+        (4_102_444_800, "4102444800"),  # 2100-01-01: duplicity refuses the file-name form from 2100 on
+    ],
+)
+def test_every_printed_time_reads_back_in_duplicity_as_the_same_time(epoch: int, text: str) -> None:
+    assert time_argument(epoch) == text
+    assert parse_restore_time(text, now=5) == epoch
+
+
+def test_no_printed_time_stands_for_zero() -> None:
+    with pytest.raises(TimeSpecError, match="0 as now"):
+        time_argument(0)
+
+
+def test_a_restore_time_of_zero_is_now() -> None:
+    assert parse_restore_time("0", now=1_700_000_000) == 1_700_000_000
+    assert parse_time("0", now=1_700_000_000) == 0

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Iterable, Iterator
 
 from glacierable.classify import classify
+from glacierable.cli.output import print_json, printable
 from glacierable.names import parse_name
 
 
@@ -50,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
                 "kind": decision.kind,
                 "par2": name is not None and name.par2,
             }
-            print(json.dumps(record, ensure_ascii=False))
+            print_json("name", record)
         return 0
     width = max((len(key) for key in keys), default=3)
     print(f"{'KEY':<{width}}  {'GLACIERABLE':<11}  KIND")
     for decision in decisions:
         value = "true" if decision.glacierable else "false"
-        print(f"{decision.key:<{width}}  {value:<11}  {decision.kind}")
+        print(f"{printable(decision.key):<{width}}  {value:<11}  {decision.kind}")
     return 0

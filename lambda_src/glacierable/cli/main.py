@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from enum import IntEnum
 from importlib import import_module
 
 # Each module exposes `register(subparsers)`, which adds its commands and sets `func` on them.
@@ -20,6 +21,20 @@ COMMAND_MODULES = (
 
 class UsageError(Exception):
     """Bad command-line input: printed without a traceback, exit code 2."""
+
+
+class ExitCode(IntEnum):
+    """Every exit code the CLI gives (README, "Exit codes")."""
+
+    OK = 0
+    FAILED = 1
+    """Something could not be done (a request failed, the bucket could not be read): see stderr."""
+    USAGE = 2
+    """Bad options or input: nothing was done."""
+    NOT_READY = 3
+    """`status`: some needed objects are not readable yet."""
+    INTERRUPTED = 130
+    """Ctrl-C: what was done so far is printed; rerunning the command continues."""
 
 
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
@@ -51,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.exit(2, f"glacierable {args.command}: error: {exc}\n")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
 
 
 if __name__ == "__main__":

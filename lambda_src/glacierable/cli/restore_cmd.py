@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -24,16 +24,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch, split_keys
 from glacierable.cli import main
+from glacierable.cli.output import print_json, printable
 from glacierable.clients import s3_client
 from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import State, StatusError, StatusReport, load_plan
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan
-from glacierable.pricing import GIB, PRICES_DATE, PRICES_REGION, PricingError, Tier, estimate, tiers_for
+from glacierable.pricing import GIB, PricingError, RestoreCost, Tier, cost_assumptions, estimate
 from glacierable.progress import ProgressBar
 from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport, restore_batch
 from glacierable.restore_request import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, RequestError, RestoreRequest
-from glacierable.timespec import ACCEPTED_FORMS
+from glacierable.timespec import ACCEPTED_FORMS, time_argument
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -42,7 +43,8 @@ if TYPE_CHECKING:
 DEFAULT_INTERVAL = 60.0
 MAX_FAILURES_SHOWN = 20
 LAMBDA_READ_TIMEOUT = 960  # longer than a Lambda's 15 minutes: a timed-out read would invoke it again
-TARGET_PLACEHOLDER = "<target-dir>"
+TARGET_PREFIX = "duplicity-restore-"
+"""The printed duplicity command restores into ./duplicity-restore-<time> unless --target says otherwise."""
 
 _PREFIX_OPTIONS = (
     ("--file-prefix", "file_prefix"),
@@ -74,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="List the objects `duplicity restore -t TIME` reads and which must be restored first.",
     )
     _add_selection(plan)
-    plan.add_argument("--json", action="store_true", help="print one JSON object (keys, chain, estimates)")
+    _add_days(plan, "days the restored copies would be kept, for the estimate")
+    plan.add_argument("--json", action="store_true", help="print one JSON Lines record (keys, chain, costs)")
     plan.set_defaults(func=_guarded(run_plan, "plan"))
 
     restore = subparsers.add_parser(
@@ -87,17 +90,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ),
     )
     _add_selection(restore, bucket_required=False)
-    restore.add_argument(
-        "--tier",
-        default=Tier.STANDARD.value,
-        help="retrieval tier: Standard (default), Bulk or Expedited (not for DEEP_ARCHIVE)",
-    )
-    restore.add_argument(
-        "--days",
-        type=int,
-        default=DEFAULT_DAYS,
-        help=f"days the restored copies stay readable, {MIN_DAYS}..{MAX_DAYS} (default: {DEFAULT_DAYS})",
-    )
+    _add_tier(restore, "retrieval tier: Standard (default), Bulk or Expedited (not for DEEP_ARCHIVE)")
+    _add_days(restore, "days the restored copies stay readable")
     restore.add_argument("--dry-run", action="store_true", help="plan and estimate, request nothing")
     restore.add_argument(
         "--expedited-fallback",
@@ -121,15 +115,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default=DEFAULT_INTERVAL,
         help=f"seconds between polls with --wait (default: {DEFAULT_INTERVAL:.0f})",
     )
-    restore.add_argument("--json", action="store_true", help="print the summary as JSON")
+    restore.add_argument("--json", action="store_true", help="print JSON Lines records instead of text")
     restore.set_defaults(func=_guarded(run_restore, "restore"))
 
     status = subparsers.add_parser(
         "status",
         help="show the restore state of every object a restore needs",
-        description="Counts per state (archived, restoring, restored, readable) of the needed objects.",
+        description=(
+            "Counts per state (archived, restoring, restored, readable) of the needed objects, and what to "
+            f"do next. Exit {main.ExitCode.OK} when duplicity can read everything, "
+            f"{main.ExitCode.NOT_READY} while it cannot yet."
+        ),
     )
     _add_selection(status)
+    _add_tier(status, "the tier the restores were requested with, for the ETA (default: Standard)")
     status.add_argument("--json", action="store_true", help="print counts and every object's state as JSON")
     status.set_defaults(func=_guarded(run_status, "status"))
 
@@ -157,7 +156,26 @@ def _add_selection(parser: argparse.ArgumentParser, *, bucket_required: bool = T
         default=DEFAULT_CONCURRENCY,
         help=f"S3 requests at once, 1..{MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})",
     )
+    parser.add_argument(
+        "--target",
+        metavar="DIR",
+        default=None,
+        help=f"the folder the printed duplicity command restores into (default: ./{TARGET_PREFIX}TIME)",
+    )
     main.add_endpoint_option(parser)
+
+
+def _add_tier(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument("--tier", default=Tier.STANDARD.value, help=help_text)
+
+
+def _add_days(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"{help_text}, {MIN_DAYS}..{MAX_DAYS} (default: {DEFAULT_DAYS})",
+    )
 
 
 def _guarded(run: Callable[[argparse.Namespace], int], command: str) -> Callable[[argparse.Namespace], int]:
@@ -165,8 +183,8 @@ def _guarded(run: Callable[[argparse.Namespace], int], command: str) -> Callable
         try:
             return run(args)
         except CommandError as error:
-            print(f"glacierable {command}: error: {error}", file=sys.stderr)
-            return 1
+            print(f"glacierable {command}: error: {printable(str(error))}", file=sys.stderr)
+            return main.ExitCode.FAILED
 
     return guarded
 
@@ -180,21 +198,33 @@ def run_plan(args: argparse.Namespace) -> int:
     client = _s3(args)
     restore_time = request.restore_time(now=now)
     plan = _load(client, args.bucket, request, restore_time, args.concurrency)
+    costs = [plan.cost(tier, days=request.days) for tier in plan.usable_tiers()]
+    restore_command = _glacierable_command("restore", args, request, restore_time)
+    duplicity = _duplicity_command_for(args, request, plan, restore_time)
     if args.json:
         document = {
             "bucket": args.bucket,
             "prefix": request.folder,
             "time": request.time,
+            "restore_time": restore_time,
+            "restore_time_text": format_time(restore_time),
             **plan.to_json(),
+            "costs": [cost.to_json() for cost in costs] if plan.to_restore else [],
+            "restore_command": restore_command,
+            "duplicity_command": duplicity,
         }
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print_json("plan", document)
+        return main.ExitCode.OK
+    print(format_plan(args.bucket, request, plan, costs))
+    if plan.to_restore:
+        print(f"next: {restore_command}")
     else:
-        print(format_plan(args.bucket, request, plan))
-    return 0
+        print(f"nothing to restore: duplicity can read it all now:\n  {duplicity}")
+    return main.ExitCode.OK
 
 
-def format_plan(bucket: str, request: RestoreRequest, plan: RestorePlan) -> str:
-    """The human plan: the chain, the counts and bytes, and an estimate per tier."""
+def format_plan(bucket: str, request: RestoreRequest, plan: RestorePlan, costs: Sequence[RestoreCost]) -> str:
+    """The human plan: the chain, the counts and bytes, and the whole bill per tier."""
     chain = plan.chain
     to_restore = plan.to_restore
     incs = chain.incremental_times
@@ -202,7 +232,7 @@ def format_plan(bucket: str, request: RestoreRequest, plan: RestorePlan) -> str:
         f" + {len(incs)} incremental(s) to {format_time(incs[-1])}" if incs else ""
     )
     rows: list[tuple[str, str]] = [
-        ("backup", _url(bucket, request.folder)),
+        ("backup", _url(bucket, request.folder, par2=plan.par2)),
         ("restore time", f"{format_time(chain.restore_time)} ({request.time})"),
         ("chain", chain_text),
     ]
@@ -215,20 +245,21 @@ def format_plan(bucket: str, request: RestoreRequest, plan: RestorePlan) -> str:
         ("in progress", str(len(plan.in_progress))),
         ("to restore", f"{len(to_restore)} objects ({_size(sum(o.size for o in to_restore))})"),
     ]
-    classes = {obj.storage_class for obj in to_restore}
-    for tier in Tier:
-        if to_restore and all(tier in tiers_for(cls) for cls in classes):
-            estimates = plan.estimate(tier)
-            cost = sum(e.cost_usd for e in estimates)
-            hours = max(e.hours_max for e in estimates)
-            low = max(e.hours_min for e in estimates)
-            rows.append((tier.value.lower(), f"~${cost:,.2f}, {_hours(low, hours)}"))
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
     if to_restore:
-        lines.append(f"(approximate {PRICES_REGION} prices of {PRICES_DATE}; see aws.amazon.com/s3/pricing)")
-    lines += [f"warning: {warning}" for warning in plan.warnings]
+        rows += [(cost.tier.value.lower(), _cost_text(cost)) for cost in costs]
+    lines = _rows(rows)
+    if to_restore:
+        lines.append(f"({cost_assumptions()}; copies kept {request.days} days, --days)")
+    lines += [f"warning: {printable(warning)}" for warning in plan.warnings]
     return "\n".join(lines)
+
+
+def _cost_text(cost: RestoreCost) -> str:
+    parts = (
+        f"retrieval ${cost.retrieval_usd:,.2f} + requests ${cost.requests_usd:,.2f} + "
+        f"copies ${cost.copies_usd:,.2f} + download ${cost.transfer_usd:,.2f}"
+    )
+    return f"~${cost.total_usd:,.2f} ({parts}), {_hours(cost.hours_min, cost.hours_max)}"
 
 
 # --- status ---------------------------------------------------------------------------------------
@@ -239,30 +270,49 @@ def run_status(args: argparse.Namespace) -> int:
     request = _request(args, now)
     client = _s3(args)
     restore_time = request.restore_time(now=now)
-    status = StatusReport.of(_load(client, args.bucket, request, restore_time, args.concurrency))
+    plan = _load(client, args.bucket, request, restore_time, args.concurrency)
+    status = StatusReport.of(plan)
+    code = main.ExitCode.OK if status.all_readable else main.ExitCode.NOT_READY
     if args.json:
-        document = {"bucket": args.bucket, "prefix": request.folder, "restore_time": restore_time}
-        print(json.dumps({**document, **status.to_json(per_object=True)}, indent=2, ensure_ascii=False))
+        document = {
+            "bucket": args.bucket,
+            "prefix": request.folder,
+            "time": request.time,
+            "restore_time": restore_time,
+            "restore_time_text": format_time(restore_time),
+            **status.to_json(per_object=True),
+            "duplicity_command": _duplicity_command_for(args, request, plan, restore_time),
+        }
+        print_json("status", document)
+        return code
+    print(format_status(status, _hours_range(plan, request.tier), request.tier))
+    counts = status.counts()
+    if status.all_readable:
+        print(
+            f"every needed object is readable: duplicity can restore now:\n  "
+            f"{_duplicity_command_for(args, request, plan, restore_time)}"
+        )
+    elif counts[State.ARCHIVED.value]:
+        print(
+            f"{counts[State.ARCHIVED.value]} needed object(s) are archived with no restore: request them:\n"
+            f"  {_glacierable_command('restore', args, request, restore_time)}"
+        )
     else:
-        print(format_status(status))
-    return 0
+        print(f"check again later:\n  {_glacierable_command('status', args, request, restore_time)}")
+    return code
 
 
-def format_status(status: StatusReport) -> str:
-    """Counts per state, and what to do next."""
+def format_status(status: StatusReport, hours: tuple[float, float] | None, tier: Tier) -> str:
+    """Counts per state, the first expiry and, while objects are restoring, the tier's time range."""
     counts = status.counts()
     rows = [(state.value, str(counts[state.value])) for state in State]
     rows.append(("total", str(len(status.objects))))
     expiry = status.earliest_expiry
     if expiry is not None:
         rows.append(("first expiry", expiry.isoformat()))
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    if status.all_readable:
-        lines.append("every needed object is readable: duplicity can restore now")
-    elif counts[State.ARCHIVED.value]:
-        lines.append(f"{counts[State.ARCHIVED.value]} needed objects are archived: run `glacierable restore`")
-    return "\n".join(lines)
+    if counts[State.RESTORING.value] and hours is not None:
+        rows.append(("ETA", f"{tier.value} restores take {_hours(*hours)} from their request"))
+    return "\n".join(_rows(rows))
 
 
 # --- restore --------------------------------------------------------------------------------------
@@ -296,29 +346,88 @@ def _restore_locally(args: argparse.Namespace) -> int:
     keys = [obj.key for obj in plan.to_restore]
     report = RestoreReport()
     if not request.dry_run and keys:
-        batches = split_keys(
-            restore_id,
-            args.bucket,
-            keys,
-            tier=request.tier,
-            days=request.days,
-            expedited_fallback=request.expedited_fallback,
-        )
-        report = _request_batches(client, batches, concurrency=args.concurrency)
+        report = _request_batches(client, _batches(restore_id, args.bucket, request, keys), args.concurrency)
     summary["requests"] = report.to_json()
-    _print_summary(summary, report, json_output=args.json)
+    return _after_request(args, request, summary, report, client, args.bucket, plan.par2)
+
+
+def _after_request(
+    args: argparse.Namespace,
+    request: RestoreRequest,
+    summary: dict[str, Any],
+    report: RestoreReport,
+    client: S3Client,
+    bucket: str,
+    par2: bool,
+) -> int:
+    """Print the summary and the next step; with --wait, wait, then print the duplicity command."""
+    restore_time: int = summary["restore_time"]
+    status_command = _glacierable_command("status", args, request, restore_time, bucket=bucket)
+    wait_command = _glacierable_command("restore", args, request, restore_time, bucket=bucket, wait=True)
+    summary["status_command"] = status_command
+    if args.json:
+        print_json("restore", summary)
+    else:
+        print(_format_summary(summary, report))
     if not report.ok:
         print(_format_failures(report), file=sys.stderr)
-        return 1
+        return main.ExitCode.FAILED
     if request.dry_run:
-        return 0
-    if args.wait:
-        bucket = args.bucket
-        wait_until_readable(
+        return main.ExitCode.OK
+    if not args.wait:
+        if not args.json:
+            print(
+                f"next: check progress with the time pinned (a later backup would change 'now'):\n"
+                f"  {status_command}\nor wait here until everything is readable:\n  {wait_command}"
+            )
+        return main.ExitCode.OK
+    try:
+        status = wait_until_readable(
             client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency
         )
-        print(duplicity_command(bucket, request.folder, restore_time, request.prefixes, args.endpoint_url))
-    return 0
+    except KeyboardInterrupt:
+        print(
+            "stopped waiting; the restores go on in S3. Check them with:\n"
+            f"  {status_command}\nor wait again (nothing is requested twice):\n  {wait_command}",
+            file=sys.stderr,
+        )
+        raise
+    duplicity = duplicity_command(
+        bucket,
+        request.folder,
+        restore_time,
+        request.prefixes,
+        args.endpoint_url,
+        par2=par2,
+        target=args.target,
+    )
+    if args.json:
+        expiry = status.earliest_expiry
+        ready = {
+            "bucket": bucket,
+            "prefix": request.folder,
+            "restore_time": restore_time,
+            "restore_time_text": format_time(restore_time),
+            "needed_count": len(status.objects),
+            "readable_count": status.readable_count,
+            "earliest_expiry": expiry.isoformat() if expiry is not None else None,
+            "duplicity_command": duplicity,
+        }
+        print_json("ready", ready)
+    else:
+        print(duplicity)
+    return main.ExitCode.OK
+
+
+def _batches(restore_id: str, bucket: str, request: RestoreRequest, keys: Sequence[str]) -> list[Batch]:
+    return split_keys(
+        restore_id,
+        bucket,
+        keys,
+        tier=request.tier,
+        days=request.days,
+        expedited_fallback=request.expedited_fallback,
+    )
 
 
 # Threads per batch in local mode: batches run side by side, so one batch's slowest retry (SlowDown
@@ -326,7 +435,7 @@ def _restore_locally(args: argparse.Namespace) -> int:
 THREADS_PER_BATCH = 8
 
 
-def _request_batches(client: S3Client, batches: list[Batch], *, concurrency: int) -> RestoreReport:
+def _request_batches(client: S3Client, batches: list[Batch], concurrency: int) -> RestoreReport:
     """Each batch through the workers' own per-batch function, several at once, with a progress bar."""
     report = RestoreReport()
     total = sum(len(batch.keys) for batch in batches)
@@ -344,9 +453,21 @@ def _request_batches(client: S3Client, batches: list[Batch], *, concurrency: int
 
             return restore_batch(client, batches[index], concurrency=per_batch, on_progress=progress)
 
-        with ThreadPoolExecutor(max_workers=side_by_side, thread_name_prefix="batch") as pool:
+        pool = ThreadPoolExecutor(max_workers=side_by_side, thread_name_prefix="batch")
+        try:
             for batch_report in pool.map(run, range(len(batches))):
                 report.merge(batch_report)
+        except KeyboardInterrupt:
+            pool.shutdown(wait=True, cancel_futures=True)  # batches under way finish: S3 took their requests
+            with lock:
+                sent = sum(done_by_batch)
+            print(
+                f"\ninterrupted after {sent} of {total} restore requests; rerun the same command to request "
+                "the rest (what S3 accepted is not requested again)",
+                file=sys.stderr,
+            )
+            raise
+        pool.shutdown(wait=True)
     return report
 
 
@@ -373,28 +494,26 @@ def _restore_by_function(args: argparse.Namespace) -> int:
         kind = result.get("errorType") if isinstance(result, dict) else None
         detail = f"{kind}: {message}" if kind and message else (message or body.decode(errors="replace"))
         raise CommandError(f"{args.function} refused or failed the restore: {detail}")
-    print(json.dumps(result, indent=2, ensure_ascii=False))
-    if not args.wait or not isinstance(result, dict) or result.get("dry_run"):
-        return 0
+    if not isinstance(result, dict):
+        raise CommandError(f"{args.function} returned {body[:200]!r}, not a restore summary")
     bucket, folder, restore_time = result.get("bucket"), result.get("prefix"), result.get("restore_time")
     if not isinstance(bucket, str) or not isinstance(folder, str) or not isinstance(restore_time, int):
-        raise CommandError(f"{args.function}'s result lacks bucket, prefix or restore_time: cannot --wait")
+        raise CommandError(f"{args.function}'s result lacks bucket, prefix or restore_time")
     if args.bucket and args.bucket != bucket:
         raise main.UsageError(f"--bucket {args.bucket!r} differs from the function's bucket {bucket!r}")
-    request = _request(args, now)
+    given = _request(args, now)
     request = RestoreRequest(
         folder=folder,
-        time=request.time,
-        prefixes=request.prefixes,
-        tier=request.tier,
-        days=request.days,
+        time=given.time,
+        prefixes=given.prefixes,
+        tier=given.tier,
+        days=given.days,
+        dry_run=given.dry_run,
+        expedited_fallback=given.expedited_fallback,
     )
-    client = _s3(args)
-    wait_until_readable(
-        client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency
-    )
-    print(duplicity_command(bucket, folder, restore_time, request.prefixes, args.endpoint_url))
-    return 0
+    # The function's own report: it queued the requests, so this machine has sent none.
+    report = RestoreReport()
+    return _after_request(args, request, result, report, _s3(args), bucket, bool(result.get("par2")))
 
 
 def lambda_client() -> LambdaClient:
@@ -407,42 +526,47 @@ def lambda_client() -> LambdaClient:
     return boto3.session.Session().client("lambda", config=config)
 
 
-def _print_summary(summary: dict[str, Any], report: RestoreReport, *, json_output: bool) -> None:
-    if json_output:
-        print(json.dumps(summary, indent=2, ensure_ascii=False))
-        return
-    counts = report.counts()
+def _format_summary(summary: dict[str, Any], report: RestoreReport) -> str:
     rows = [
-        ("backup", _url(summary["bucket"], summary["prefix"])),
+        ("backup", _url(summary["bucket"], summary["prefix"], par2=bool(summary.get("par2")))),
         ("restore time", f"{summary['restore_time_text']} ({summary['time']})"),
-        ("needed", str(summary["volumes"])),
-        ("readable", str(summary["counts"]["readable"])),
-        ("in progress", str(summary["counts"]["in_progress"])),
-        ("to restore", str(summary["to_restore"])),
+        ("needed", str(summary["needed_count"])),
+        ("readable", str(summary["readable_count"])),
+        ("in progress", str(summary["in_progress_count"])),
+        ("to restore", str(summary["to_restore_count"])),
     ]
-    if not summary["dry_run"]:
-        rows += [(_OUTCOME_LABELS.get(outcome, outcome), str(count)) for outcome, count in counts.items()]
+    if "queued" in summary:  # the restore Lambda queued them for its workers
+        rows.append(("queued", f"{summary['queued']} in {summary.get('batches', 0)} batch(es)"))
+    elif not summary["dry_run"]:
+        rows += [
+            (_OUTCOME_LABELS.get(outcome, outcome), str(count)) for outcome, count in report.counts().items()
+        ]
         if report.fell_back:
             rows.append(("fell back to Standard", str(len(report.fell_back))))
-    for item in summary["estimate"]:
+    cost = summary.get("cost")
+    if isinstance(cost, dict) and summary["to_restore_count"]:
         rows.append(
             (
-                f"estimate {item['storage_class']}",
-                f"~${item['cost_usd']:,.2f} ({item['tier']}, {_hours(item['hours_min'], item['hours_max'])})",
+                "estimate",
+                f"~${cost['total_usd']:,.2f} with {cost['tier']} (retrieval ${cost['retrieval_usd']:,.2f} + "
+                f"requests ${cost['requests_usd']:,.2f} + copies ${cost['copies_usd']:,.2f} for "
+                f"{cost['days']} d + download ${cost['transfer_usd']:,.2f}), "
+                f"{_hours(cost['hours_min'], cost['hours_max'])}",
             )
         )
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    lines += [f"warning: {warning}" for warning in summary["warnings"]]
+    lines = _rows(rows)
+    if isinstance(cost, dict) and summary["to_restore_count"]:
+        lines.append(f"({cost['assumptions']})")
+    lines += [f"warning: {printable(warning)}" for warning in summary["warnings"]]
     if summary["dry_run"]:
         lines.append("dry run: nothing was requested")
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
 def _format_failures(report: RestoreReport) -> str:
     failed = report.failed
     lines = [f"glacierable restore: {len(failed)} restore requests failed (rerun to retry just those):"]
-    lines += [f"  {f.key}: {f.code}: {f.message}" for f in failed[:MAX_FAILURES_SHOWN]]
+    lines += [f"  {printable(f.key)}: {f.code}: {printable(f.message)}" for f in failed[:MAX_FAILURES_SHOWN]]
     if len(failed) > MAX_FAILURES_SHOWN:
         lines.append(f"  … and {len(failed) - MAX_FAILURES_SHOWN} more (--json lists all)")
     return "\n".join(lines)
@@ -462,6 +586,8 @@ class _ThawBar(ProgressBar):
     def render(self, now: float | None = None) -> str:
         now = time.monotonic() if now is None else now
         line = super().render(now).rsplit(" ", 1)[0]  # the rate of readable objects per second means nothing
+        if self._total and self._done >= self._total:
+            return line
         return f"{line} {eta_text(self.hours, now - self.started)}"
 
 
@@ -484,7 +610,11 @@ def wait_until_readable(
     interval: float,
     concurrency: int,
 ) -> StatusReport:
-    """Poll the needed objects' states until all are readable, showing progress on stderr."""
+    """Poll the needed objects' states until all are readable, showing progress on stderr.
+
+    A needed object found archived with no restore (its copy expired while waiting, or its request was
+    lost) is requested again: the restore needs it, and waiting for it otherwise would never end.
+    """
     hours: tuple[float, float] | None = None
     bar = _ThawBar(None, stream=sys.stderr)
     with bar:
@@ -496,14 +626,33 @@ def wait_until_readable(
             bar.update(status.readable_count, len(status.objects))
             if not bar.enabled:
                 counts = ", ".join(f"{n} {state}" for state, n in status.counts().items() if n)
+                eta = "" if status.all_readable else f" {eta_text(hours, time.monotonic() - bar.started)}"
                 print(
-                    f"{status.readable_count}/{len(status.objects)} readable ({counts}) "
-                    f"{eta_text(hours, time.monotonic() - bar.started)}",
-                    file=sys.stderr,
+                    f"{status.readable_count}/{len(status.objects)} readable ({counts}){eta}", file=sys.stderr
                 )
             if status.all_readable:
                 return status
+            lapsed = [obj.key for obj in plan.to_restore]
+            if lapsed:
+                _request_again(client, bucket, request, lapsed, concurrency)
             time.sleep(interval)
+
+
+def _request_again(
+    client: S3Client, bucket: str, request: RestoreRequest, keys: Sequence[str], concurrency: int
+) -> None:
+    print(
+        f"{len(keys)} needed object(s) are archived with no restore (a restored copy expired, or a request "
+        "was lost): requesting them again",
+        file=sys.stderr,
+    )
+    restore_id = f"{format_time(int(time.time()))}-{uuid.uuid4().hex[:8]}"
+    report = _request_batches(client, _batches(restore_id, bucket, request, keys), concurrency)
+    if not report.ok:
+        raise CommandError(
+            f"{_format_failures(report)}\nwhile waiting, {len(report.failed)} object(s) could not be "
+            "requested again; fix the cause and rerun the same command"
+        )
 
 
 def _hours_range(plan: RestorePlan, tier: Tier) -> tuple[float, float] | None:
@@ -519,19 +668,70 @@ def _hours_range(plan: RestorePlan, tier: Tier) -> tuple[float, float] | None:
     return max(low for low, _ in ranges), max(high for _, high in ranges)
 
 
+# --- the commands printed for the next step -------------------------------------------------------
+
+
 def duplicity_command(
     bucket: str,
     folder: str,
     restore_time: int,
     prefixes: DuplicityPrefixes,
     endpoint_url: str | None,
+    *,
+    par2: bool = False,
+    target: str | None = None,
 ) -> str:
-    """The `duplicity restore` command line that reads exactly the planned objects."""
-    parts = ["duplicity", "restore", "-t", format_time(restore_time), *prefixes.options()]
+    """The `duplicity restore` command line that reads exactly the planned objects, ready to paste.
+
+    `par2` backups need the `par2+` URL (duplicity reads `.par2` files as volumes without it); the time
+    is one duplicity reads back exactly; the target defaults to a new folder named for the time.
+    """
+    parts = ["duplicity", "restore", "-t", time_argument(restore_time), *prefixes.options()]
     if endpoint_url:
         parts += ["--s3-endpoint-url", endpoint_url]
-    parts.append(_url(bucket, folder))
-    return f"{shlex.join(parts)} {TARGET_PLACEHOLDER}"
+    parts += [_url(bucket, folder, par2=par2), target or f"{TARGET_PREFIX}{format_time(restore_time)}"]
+    return shlex.join(parts)
+
+
+def _duplicity_command_for(
+    args: argparse.Namespace, request: RestoreRequest, plan: RestorePlan, restore_time: int
+) -> str:
+    return duplicity_command(
+        args.bucket,
+        request.folder,
+        restore_time,
+        request.prefixes,
+        args.endpoint_url,
+        par2=plan.par2,
+        target=args.target,
+    )
+
+
+def _glacierable_command(
+    command: str,
+    args: argparse.Namespace,
+    request: RestoreRequest,
+    restore_time: int,
+    *,
+    bucket: str | None = None,
+    wait: bool = False,
+) -> str:
+    """A `glacierable plan|restore|status` line for the same backup, with the restore time pinned."""
+    parts = ["glacierable", command, "--bucket", bucket or args.bucket]
+    if request.folder:
+        parts += ["--prefix", request.folder]
+    parts += ["-t", time_argument(restore_time), *request.prefixes.options()]
+    if command == "restore":
+        parts += ["--tier", request.tier.value, "--days", str(request.days)]
+        if wait:
+            parts.append("--wait")
+    elif command == "status" and request.tier is not Tier.STANDARD:
+        parts += ["--tier", request.tier.value]
+    if args.target:
+        parts += ["--target", args.target]
+    if args.endpoint_url:
+        parts += ["--endpoint-url", args.endpoint_url]
+    return shlex.join(parts)
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -589,9 +789,15 @@ def _load(
         raise CommandError(str(error)) from None
 
 
-def _url(bucket: str, folder: str) -> str:
+def _url(bucket: str, folder: str, *, par2: bool = False) -> str:
     path = folder.strip("/")
-    return f"boto3+s3://{bucket}/{path}" if path else f"boto3+s3://{bucket}"
+    url = f"boto3+s3://{bucket}/{path}" if path else f"boto3+s3://{bucket}"
+    return f"par2+{url}" if par2 else url
+
+
+def _rows(rows: Sequence[tuple[str, str]]) -> list[str]:
+    width = max(len(label) for label, _ in rows)
+    return [f"{label:<{width}}  {value}" for label, value in rows]
 
 
 def _size(size: int) -> str:

@@ -567,10 +567,9 @@ class _Story:
         if invocation.error is not None:
             raise StoryFailed(f"the restore Lambda failed: {invocation.error}")
         result = invocation.result
-        counts = result["counts"]
         self.p.block(
-            f"-> restore_id {result['restore_id']}: {counts['volumes']} objects needed, "
-            f"{counts['readable']} readable, {counts['in_progress']} in progress, "
+            f"-> restore_id {result['restore_id']}: {result['needed_count']} objects needed, "
+            f"{result['readable_count']} readable, {result['in_progress_count']} in progress, "
             f"{result['queued']} queued in {result['batches']} batch(es)"
         )
         messages = receive_all(self.sqs, self.restore_queue)
