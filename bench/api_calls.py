@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote_plus
 
 from bench.meters import RequestCounter
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.object_status import load_plan
+from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -15,7 +15,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from glacierable.demo.emulator import FAKE_CREDENTIALS
+from glacierable_dev.emulator import FAKE_CREDENTIALS
 
 ROOT = Path(__file__).resolve().parent.parent
 TAGGER = "import glacierable.handlers.tagger"

@@ -26,8 +26,8 @@ from botocore.compat import HTTPHeaders
 
 from bench.workload import duplicity_keys
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import FAKE_CREDENTIALS
 from glacierable.object_status import listing_reports_restores, load_plan
+from glacierable_dev.emulator import FAKE_CREDENTIALS
 
 BUCKET = "bench-backups"
 FOLDER = "host1/"

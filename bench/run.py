@@ -31,7 +31,7 @@ from bench.serial_baseline import serial_tag
 from bench.workload import create_objects, duplicity_keys, volume_keys
 from glacierable.backfill import backfill
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer
+from glacierable_dev.emulator import FAKE_CREDENTIALS, MotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_JSON = ROOT / "bench" / "results.json"
@@ -49,7 +49,7 @@ def latency_proxy(upstream: str, latency_ms: float) -> Iterator[tuple[str, int]]
         [
             sys.executable,
             "-m",
-            "bench.latency_proxy",
+            "glacierable_dev.fault_proxy",
             f"--upstream={upstream}",
             f"--latency-ms={latency_ms}",
         ],

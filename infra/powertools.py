@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import shutil
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,21 +24,34 @@ ARCHITECTURE = lambda_.Architecture.ARM_64
 METRICS_NAMESPACE = "Glacierable"
 
 LAMBDA_SRC = Path(__file__).resolve().parent.parent / "lambda_src"
-"""The Lambda asset: the runtime package only; boto3 comes from the runtime, Powertools from the layer."""
 
-ASSET_EXCLUDE = [
-    "**/__pycache__",
-    "**/*.pyc",
-    "**/*.egg-info",
-    "**/.mypy_cache",
-    "**/.pytest_cache",
-    "**/.ruff_cache",
-    "**/tests",
-    "**/moto*",
-    "**/duplicity*",
-    # The demo drives moto and duplicity on this machine; it has no business in Lambda.
-    "glacierable/demo",
-]
+RUNTIME_PACKAGE = "glacierable"
+"""The Lambda asset is this package and nothing else: boto3 comes from the runtime, Powertools from the
+layer; the CLI (`glacierable_cli`) and the demo and test doubles (`glacierable_dev`) are packages of their
+own beside it, so no pattern has to keep them out."""
+
+PACKAGE_FILES = ("*.py", "py.typed")
+"""What a package directory ships: its modules and its typing marker (no caches, no build leftovers)."""
+
+
+def stage_runtime_package(destination: Path) -> Path:
+    """Copy the runtime package's files, package by package, into `destination`; returns `destination`."""
+    source = LAMBDA_SRC / RUNTIME_PACKAGE
+    for package in sorted(p for p in [source, *source.rglob("*")] if (p / "__init__.py").is_file()):
+        target = destination / package.relative_to(LAMBDA_SRC)
+        target.mkdir(parents=True, exist_ok=True)
+        for pattern in PACKAGE_FILES:
+            for module in sorted(package.glob(pattern)):
+                shutil.copy2(module, target / module.name)
+    return destination
+
+
+@functools.cache
+def _staged_asset() -> Path:
+    # One staging per process: every function shares the asset, and CDK copies it into the cloud assembly.
+    staging = Path(tempfile.mkdtemp(prefix="glacierable-asset-"))
+    atexit.register(shutil.rmtree, staging, ignore_errors=True)
+    return stage_runtime_package(staging)
 
 
 def layer_parameter_name(
@@ -52,7 +69,7 @@ def powertools_layer(scope: Construct, id_: str) -> lambda_.ILayerVersion:
 
 def lambda_code() -> lambda_.Code:
     """The shared asset for every glacierable function (no Docker bundling)."""
-    return lambda_.Code.from_asset(str(LAMBDA_SRC), exclude=ASSET_EXCLUDE)
+    return lambda_.Code.from_asset(str(_staged_asset()))
 
 
 class PowertoolsFunction(lambda_.Function):

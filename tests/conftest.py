@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer
+from glacierable_dev.emulator import FAKE_CREDENTIALS, MotoServer
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +15,7 @@ from aws_cdk.assertions import Match
 
 from glacierable import TAG_KEY
 from glacierable.lifecycle import ABORT_MPU_DAYS, ABORT_MPU_RULE_ID, ARCHIVE_RULE_ID
-from infra.powertools import layer_parameter_name
+from infra.powertools import LAMBDA_SRC, layer_parameter_name
 from tests.cdk.conftest import Synthesized
 
 pytestmark = pytest.mark.cdk
@@ -481,11 +485,52 @@ def test_lambda_asset_holds_the_runtime_package_only(existing: Synthesized, asse
     asset_hash = props["Code"]["S3Key"].removesuffix(".zip")
     asset = assembly_dir / f"asset.{asset_hash}"
     files = {p.relative_to(asset).as_posix() for p in asset.rglob("*") if p.is_file()}
-    assert "glacierable/__init__.py" in files
-    assert "glacierable/handlers/__init__.py" in files
-    unwanted = [f for f in files if "egg-info" in f or "__pycache__" in f or f.startswith(("tests/", "moto"))]
-    assert unwanted == []
-    assert {f.split("/")[0] for f in files} == {"glacierable"}
+    package = LAMBDA_SRC / "glacierable"
+    expected = {
+        p.relative_to(LAMBDA_SRC).as_posix()
+        for p in [*package.rglob("*.py"), *package.rglob("py.typed")]
+        if "__pycache__" not in p.parts
+    }
+    assert files == expected
+    assert "glacierable/handlers/tagger.py" in files
+
+
+def test_each_handler_imports_nothing_of_the_cli_the_dev_package_rich_or_moto(
+    existing: Synthesized, assembly_dir: Path
+) -> None:
+    _, props = function_with_handler(existing.template, TAGGER_HANDLER)
+    asset = assembly_dir / f"asset.{props['Code']['S3Key'].removesuffix('.zip')}"
+    handlers = sorted(
+        p.stem for p in (asset / "glacierable" / "handlers").glob("*.py") if p.stem != "__init__"
+    )
+    probe = (
+        "import importlib, json, sys\n"
+        "found = {}\n"
+        "for name in sys.argv[1:]:\n"
+        "    importlib.import_module('glacierable.handlers.' + name)\n"
+        "    found[name] = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'glacierable_cli', 'glacierable_dev', 'rich', 'moto', 'duplicity'})\n"
+        "    print(json.dumps({'file': sys.modules['glacierable'].__file__}))\n"
+        "print(json.dumps(found))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(asset), "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            f"import sys; sys.path.insert(0, {str(asset)!r}); exec({probe!r})",
+            *handlers,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    *origins, found = result.stdout.splitlines()
+    assert all(json.loads(line)["file"].startswith(str(asset)) for line in origins)  # the asset's code ran
+    assert json.loads(found) == {name: [] for name in handlers}
+    assert len(handlers) >= 5
 
 
 def test_alarm_when_the_tagger_meets_an_object_it_cannot_tag(existing: Synthesized) -> None:

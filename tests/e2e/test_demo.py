@@ -15,10 +15,10 @@ from glacierable import TAG_KEY
 from glacierable.classify import classify
 from glacierable.cli.main import main
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
-from glacierable.demo.story import StoryOptions, StoryResult, run_story
-from glacierable.demo.transition import SMALL_OBJECT_BYTES
 from glacierable.names import Kind, parse_name
+from glacierable_dev.emulator import MotoServer
+from glacierable_dev.story import StoryOptions, StoryResult, run_story
+from glacierable_dev.transition import SMALL_OBJECT_BYTES
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

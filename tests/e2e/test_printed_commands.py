@@ -21,9 +21,9 @@ import boto3
 import pytest
 
 from glacierable.cli.main import main
-from glacierable.demo.duplicity_runner import DUPLICITY, DuplicityRunner
-from glacierable.demo.emulator import MotoServer
-from glacierable.demo.source_tree import SourceTree, compare, hash_tree
+from glacierable_dev.duplicity_runner import DUPLICITY, DuplicityRunner
+from glacierable_dev.emulator import MotoServer
+from glacierable_dev.source_tree import SourceTree, compare, hash_tree
 from tests.duplicity_tool import PAR2, PAR2_MISSING_REASON
 
 pytestmark = pytest.mark.duplicity

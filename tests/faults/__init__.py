@@ -16,10 +16,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote_plus
 
-from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable.clients import s3_client
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import tagger
+from glacierable_dev.fault_proxy import Fate, LatencyProxy, ProxySettings
+from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bench.latency_proxy import LatencyProxy, ProxySettings, running_proxy
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
+from glacierable_dev.emulator import MotoServer
+from glacierable_dev.fault_proxy import LatencyProxy, ProxySettings, running_proxy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

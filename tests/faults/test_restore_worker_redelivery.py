@@ -17,13 +17,13 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable.batches import Batch
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore_worker
 from glacierable.pricing import Tier
+from glacierable_dev.emulator import MotoServer
+from glacierable_dev.fault_proxy import Fate, LatencyProxy, ProxySettings
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.faults import ISSUE_FAULTS, keys_of, put_objects, restore_headers, unanswered
 
 if TYPE_CHECKING:

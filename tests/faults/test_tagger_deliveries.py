@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from bench.latency_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable import TAG_KEY
 from glacierable.clients import s3_client
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import tagger
+from glacierable_dev.fault_proxy import Fate, LatencyProxy, ProxySettings
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.faults import ISSUE_FAULTS, created_event, invoke_tagger, tagger_environments
 
 if TYPE_CHECKING:

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bench.latency_proxy import Fate, LatencyProxy
 from glacierable import TAG_KEY
 from glacierable.classify import is_glacierable
+from glacierable_dev.fault_proxy import Fate, LatencyProxy
 from tests.faults import (
     ISSUE_FAULTS,
     backup_keys,

@@ -16,8 +16,8 @@ from botocore.awsrequest import AWSPreparedRequest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.events import EventError, S3Notification, parse_event
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.fuzz import ANY_TEXT, Call, OfflineService, error_xml, json_values
 
 FUZZ = settings.get_profile("fuzz")

@@ -14,11 +14,11 @@ from botocore.awsrequest import AWSPreparedRequest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.names import format_time
 from glacierable.plan import PlanError
 from glacierable.pricing import Tier
 from glacierable.restore_request import FIELDS, RequestError, RestoreRequest
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.fuzz import Call, OfflineService, error_xml, json_values
 
 FUZZ = settings.get_profile("fuzz")

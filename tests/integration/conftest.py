@@ -12,7 +12,7 @@ import pytest
 
 from glacierable.cli import main, restore_cmd
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
+from glacierable_dev.emulator import MotoServer
 from tests.integration.test_restore import Backup, count_restores, upload_two_chains
 
 if TYPE_CHECKING:

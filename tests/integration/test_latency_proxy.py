@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bench.latency_proxy import LatencyProxy, ProxySettings, running_proxy
 from glacierable.clients import s3_client
+from glacierable_dev.fault_proxy import LatencyProxy, ProxySettings, running_proxy
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -11,7 +11,6 @@ import pytest
 from botocore.stub import Stubber
 
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import MotoServer
 from glacierable.object_status import (
     State,
     StatusError,
@@ -23,6 +22,7 @@ from glacierable.object_status import (
 from glacierable.pricing import Tier
 from glacierable.restore import request_restores
 from glacierable.timespec import parse_time
+from glacierable_dev.emulator import MotoServer
 from tests.integration.test_restore import BETWEEN_CHAINS, T3, T4, client_error, upload_two_chains
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable.clients import s3_client
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import reconcile
+from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -15,10 +15,10 @@ import boto3
 import pytest
 
 from glacierable.cli import main, restore_cmd
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.conftest import Cli
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,

@@ -14,12 +14,12 @@ import boto3
 import pytest
 
 from glacierable.batches import Batch
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import PlanError
 from glacierable.pricing import Tier
 from glacierable.restore_request import RequestError
+from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,
     Backup,

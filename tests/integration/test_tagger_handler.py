@@ -17,8 +17,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable import TAG_KEY
-from glacierable.demo.lambdas import FakeLambdaContext
 from glacierable.events import EventError
+from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from glacierable.demo.source_tree import SourceTree
+from glacierable_dev.source_tree import SourceTree
 from tests.duplicity_tool import write_random
 
 DAY = 86_400

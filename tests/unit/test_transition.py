@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from glacierable.demo.transition import (
+from glacierable.lifecycle import our_rules
+from glacierable_dev.transition import (
     SMALL_OBJECT_BYTES,
     VARIES_BY_STORAGE_CLASS,
     StoredObject,
@@ -15,7 +16,6 @@ from glacierable.demo.transition import (
     earliest_moment_all_due,
     evaluate,
 )
-from glacierable.lifecycle import our_rules
 
 UPLOADED = datetime(2026, 11, 26, 10, 21, 39, tzinfo=UTC)
 NEXT_DAY_MIDNIGHT = datetime(2026, 11, 28, tzinfo=UTC)  # 1 day after upload, rounded up to midnight UTC

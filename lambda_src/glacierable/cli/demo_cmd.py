@@ -46,8 +46,8 @@ def run_demo(args: argparse.Namespace) -> int:
     """Run the story; 0 only if every restore equals its source."""
     try:
         # moto and duplicity are dev dependencies: the Lambda package never imports them.
-        from glacierable.demo.emulator import FAKE_CREDENTIALS, MotoServer
-        from glacierable.demo.story import StoryOptions, run_story
+        from glacierable_dev.emulator import FAKE_CREDENTIALS, MotoServer
+        from glacierable_dev.story import StoryOptions, run_story
     except ImportError as error:  # pragma: no cover  (only without the dev install)
         print(f"glacierable demo: error: {error}; run `make install` first", file=sys.stderr)
         return 1

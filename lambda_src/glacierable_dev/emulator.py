@@ -56,7 +56,7 @@ class MotoServer:
     def start(self, timeout: float = 30.0) -> MotoServer:
         env = {**os.environ, **FAKE_CREDENTIALS}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "glacierable.demo.emulator_server", "--port", str(self.port)],
+            [sys.executable, "-m", "glacierable_dev.emulator_server", "--port", str(self.port)],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -23,10 +23,15 @@ from typing import TYPE_CHECKING, Any, TextIO, cast
 from glacierable import TAG_KEY
 from glacierable.classify import classify
 from glacierable.clients import s3_client
-from glacierable.demo.duplicity_runner import DuplicityError, DuplicityRunner, error_lines, s3_url
-from glacierable.demo.emulator import MotoServer
-from glacierable.demo.lambdas import LocalLambdas, delete, offline_environ, patched_environ, receive_all
-from glacierable.demo.report import (
+from glacierable.lifecycle_store import apply_rules, read_config
+from glacierable.names import format_time
+from glacierable.object_status import StatusReport, load_plan
+from glacierable.plan import folder_of
+from glacierable.pricing import PRICES_DATE, PRICES_REGION
+from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines, s3_url
+from glacierable_dev.emulator import MotoServer
+from glacierable_dev.lambdas import LocalLambdas, delete, offline_environ, patched_environ, receive_all
+from glacierable_dev.report import (
     IndentedWriter,
     Printer,
     Timings,
@@ -35,13 +40,8 @@ from glacierable.demo.report import (
     size_text,
     table,
 )
-from glacierable.demo.source_tree import Changes, SourceTree, compare, hash_tree, total_bytes
-from glacierable.demo.transition import StoredObject, decide, earliest_moment_all_due
-from glacierable.lifecycle_store import apply_rules, read_config
-from glacierable.names import format_time
-from glacierable.object_status import StatusReport, load_plan
-from glacierable.plan import folder_of
-from glacierable.pricing import PRICES_DATE, PRICES_REGION
+from glacierable_dev.source_tree import Changes, SourceTree, compare, hash_tree, total_bytes
+from glacierable_dev.transition import StoredObject, decide, earliest_moment_all_due
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from glacierable.demo.emulator import FAKE_CREDENTIALS
+from glacierable_dev.emulator import FAKE_CREDENTIALS
 
 DUPLICITY = Path(sys.executable).parent / "duplicity"
 """The venv's `duplicity` script."""

@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from glacierable.clients import s3_client
-from glacierable.demo.emulator import FAKE_CREDENTIALS
+from glacierable_dev.emulator import FAKE_CREDENTIALS
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient

@@ -11,7 +11,7 @@ Clients keep their connection to the proxy alive (as they do with S3); the proxy
 connection per request, because moto's server closes every connection after one response anyway.
 Bodies are streamed through unchanged, framed by Content-Length or chunked encoding.
 
-Run standalone: `python -m bench.latency_proxy --upstream http://127.0.0.1:5000 --latency-ms 50`
+Run standalone: `python -m glacierable_dev.fault_proxy --upstream http://127.0.0.1:5000 --latency-ms 50`
 (add `--slowdown 0.1 --internal-error 0.02 --drop 0.01 --seed 7` for faults).
 """
 
