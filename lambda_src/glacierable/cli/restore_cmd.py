@@ -10,19 +10,17 @@ import argparse
 import json
 import shlex
 import sys
-import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TextIO
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glacierable import restore_flow
 from glacierable.backfill import describe_error
-from glacierable.batches import Batch, split_keys
+from glacierable.batches import Batch
 from glacierable.cli import main
 from glacierable.cli.output import print_json, printable
 from glacierable.clients import s3_client
@@ -30,9 +28,9 @@ from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import State, StatusError, StatusReport, load_plan
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan
-from glacierable.pricing import GIB, PricingError, RestoreCost, Tier, cost_assumptions, estimate
+from glacierable.pricing import GIB, RestoreCost, Tier, cost_assumptions
 from glacierable.progress import ProgressBar
-from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport, restore_batch
+from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport
 from glacierable.restore_request import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, RequestError, RestoreRequest
 from glacierable.timespec import ACCEPTED_FORMS, time_argument
 
@@ -285,7 +283,7 @@ def run_status(args: argparse.Namespace) -> int:
         }
         print_json("status", document)
         return code
-    print(format_status(status, _hours_range(plan, request.tier), request.tier))
+    print(format_status(status, restore_flow.hours_range(plan, request.tier), request.tier))
     counts = status.counts()
     if status.all_readable:
         print(
@@ -332,23 +330,18 @@ def _restore_locally(args: argparse.Namespace) -> int:
     now = int(time.time())
     request = _request(args, now)
     client = _s3(args)
-    restore_time = request.restore_time(now=now)
-    plan = _load(client, args.bucket, request, restore_time, args.concurrency)
     try:
-        request.check_plan(plan)
+        prepared = restore_flow.prepare(client, args.bucket, request, now=now, concurrency=args.concurrency)
     except RequestError as error:
         raise main.UsageError(str(error)) from None
-    restore_id = f"{format_time(now)}-{uuid.uuid4().hex[:8]}"
-    summary: dict[str, Any] = {
-        "bucket": args.bucket,
-        **request.summary(plan, restore_time=restore_time, restore_id=restore_id),
-    }
-    keys = [obj.key for obj in plan.to_restore]
+    except (PlanError, StatusError, ListingError) as error:
+        raise CommandError(str(error)) from None
+    summary: dict[str, Any] = prepared.summary()
     report = RestoreReport()
-    if not request.dry_run and keys:
-        report = _request_batches(client, _batches(restore_id, args.bucket, request, keys), args.concurrency)
+    if not request.dry_run and prepared.keys:
+        report = _request_batches(client, prepared.batches(), args.concurrency)
     summary["requests"] = report.to_json()
-    return _after_request(args, request, summary, report, client, args.bucket, plan.par2)
+    return _after_request(args, request, summary, report, client, args.bucket, prepared.plan.par2)
 
 
 def _after_request(
@@ -419,56 +412,20 @@ def _after_request(
     return main.ExitCode.OK
 
 
-def _batches(restore_id: str, bucket: str, request: RestoreRequest, keys: Sequence[str]) -> list[Batch]:
-    return split_keys(
-        restore_id,
-        bucket,
-        keys,
-        tier=request.tier,
-        days=request.days,
-        expedited_fallback=request.expedited_fallback,
-    )
-
-
-# Threads per batch in local mode: batches run side by side, so one batch's slowest retry (SlowDown
-# back-off) no longer holds up the rest, as on AWS where several workers take batches at once.
-THREADS_PER_BATCH = 8
-
-
 def _request_batches(client: S3Client, batches: list[Batch], concurrency: int) -> RestoreReport:
-    """Each batch through the workers' own per-batch function, several at once, with a progress bar."""
-    report = RestoreReport()
-    total = sum(len(batch.keys) for batch in batches)
-    side_by_side = max(1, min(len(batches), concurrency // THREADS_PER_BATCH))
-    per_batch = max(1, concurrency // side_by_side)
-    lock = threading.Lock()
-    done_by_batch = [0] * len(batches)
+    """The batches from here, with a progress bar; Ctrl-C says what was sent."""
     with ProgressBar("requesting", stream=sys.stderr) as bar:
-
-        def run(index: int) -> RestoreReport:
-            def progress(n: int, _batch_total: int) -> None:
-                with lock:
-                    done_by_batch[index] = n
-                    bar.update(sum(done_by_batch), total)
-
-            return restore_batch(client, batches[index], concurrency=per_batch, on_progress=progress)
-
-        pool = ThreadPoolExecutor(max_workers=side_by_side, thread_name_prefix="batch")
         try:
-            for batch_report in pool.map(run, range(len(batches))):
-                report.merge(batch_report)
-        except KeyboardInterrupt:
-            pool.shutdown(wait=True, cancel_futures=True)  # batches under way finish: S3 took their requests
-            with lock:
-                sent = sum(done_by_batch)
+            return restore_flow.request_batches(
+                client, batches, concurrency=concurrency, on_progress=bar.update
+            )
+        except restore_flow.RestoreInterrupted as interrupted:
             print(
-                f"\ninterrupted after {sent} of {total} restore requests; rerun the same command to request "
-                "the rest (what S3 accepted is not requested again)",
+                f"\ninterrupted after {interrupted.sent} of {interrupted.total} restore requests; rerun the "
+                "same command to request the rest (what S3 accepted is not requested again)",
                 file=sys.stderr,
             )
             raise
-        pool.shutdown(wait=True)
-    return report
 
 
 def _restore_by_function(args: argparse.Namespace) -> int:
@@ -610,62 +567,43 @@ def wait_until_readable(
     interval: float,
     concurrency: int,
 ) -> StatusReport:
-    """Poll the needed objects' states until all are readable, showing progress on stderr.
-
-    A needed object found archived with no restore (its copy expired while waiting, or its request was
-    lost) is requested again: the restore needs it, and waiting for it otherwise would never end.
-    """
-    hours: tuple[float, float] | None = None
+    """The restore use case's wait, with its progress on stderr: a bar on a terminal, else a line a poll."""
     bar = _ThawBar(None, stream=sys.stderr)
+
+    def show(poll: restore_flow.Poll) -> None:
+        status = poll.status
+        if bar.hours is None:
+            bar.hours = restore_flow.hours_range(poll.plan, request.tier)
+        bar.update(status.readable_count, len(status.objects))
+        if not bar.enabled:
+            counts = ", ".join(f"{n} {state}" for state, n in status.counts().items() if n)
+            eta = "" if status.all_readable else f" {eta_text(bar.hours, time.monotonic() - bar.started)}"
+            print(f"{status.readable_count}/{len(status.objects)} readable ({counts}){eta}", file=sys.stderr)
+        if poll.requested_again:
+            print(
+                f"{len(poll.requested_again)} needed object(s) are archived with no restore (a restored copy "
+                "expired, or a request was lost): requested them again",
+                file=sys.stderr,
+            )
+
     with bar:
-        while True:
-            plan = _load(client, bucket, request, restore_time, concurrency)
-            status = StatusReport.of(plan)
-            if hours is None:
-                hours = bar.hours = _hours_range(plan, request.tier)
-            bar.update(status.readable_count, len(status.objects))
-            if not bar.enabled:
-                counts = ", ".join(f"{n} {state}" for state, n in status.counts().items() if n)
-                eta = "" if status.all_readable else f" {eta_text(hours, time.monotonic() - bar.started)}"
-                print(
-                    f"{status.readable_count}/{len(status.objects)} readable ({counts}){eta}", file=sys.stderr
-                )
-            if status.all_readable:
-                return status
-            lapsed = [obj.key for obj in plan.to_restore]
-            if lapsed:
-                _request_again(client, bucket, request, lapsed, concurrency)
-            time.sleep(interval)
-
-
-def _request_again(
-    client: S3Client, bucket: str, request: RestoreRequest, keys: Sequence[str], concurrency: int
-) -> None:
-    print(
-        f"{len(keys)} needed object(s) are archived with no restore (a restored copy expired, or a request "
-        "was lost): requesting them again",
-        file=sys.stderr,
-    )
-    restore_id = f"{format_time(int(time.time()))}-{uuid.uuid4().hex[:8]}"
-    report = _request_batches(client, _batches(restore_id, bucket, request, keys), concurrency)
-    if not report.ok:
-        raise CommandError(
-            f"{_format_failures(report)}\nwhile waiting, {len(report.failed)} object(s) could not be "
-            "requested again; fix the cause and rerun the same command"
-        )
-
-
-def _hours_range(plan: RestorePlan, tier: Tier) -> tuple[float, float] | None:
-    ranges = []
-    for cls in {obj.storage_class for obj in plan.needed if obj.archived and not obj.readable}:
         try:
-            rate = estimate(cls, tier, 0, 0)
-        except PricingError:
-            rate = estimate(cls, Tier.STANDARD, 0, 0)  # Expedited fell back, or was never offered
-        ranges.append((rate.hours_min, rate.hours_max))
-    if not ranges:
-        return None
-    return max(low for low, _ in ranges), max(high for _, high in ranges)
+            return restore_flow.wait_until_readable(
+                client,
+                bucket,
+                request,
+                restore_time,
+                interval=interval,
+                concurrency=concurrency,
+                on_poll=show,
+            )
+        except restore_flow.RequestAgainFailed as error:
+            raise CommandError(
+                f"{_format_failures(error.report)}\nwhile waiting, {len(error.report.failed)} object(s) "
+                "could not be requested again; fix the cause and rerun the same command"
+            ) from None
+        except (PlanError, StatusError, ListingError) as error:
+            raise CommandError(str(error)) from None
 
 
 # --- the commands printed for the next step -------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import functools
 import os
 import time
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -20,11 +19,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.backfill import describe_error
-from glacierable.batches import Batch, group_for_send, split_keys
+from glacierable.batches import Batch, group_for_send
 from glacierable.clients import s3_client, sqs_client
-from glacierable.names import format_time
-from glacierable.object_status import load_plan
 from glacierable.plan import PlanError
+from glacierable.restore_flow import new_restore_id, prepare
 from glacierable.restore_request import RequestError, RestoreRequest
 
 if TYPE_CHECKING:
@@ -85,11 +83,6 @@ def sqs() -> SQSClient:
     return sqs_client()
 
 
-def new_restore_id(now: int) -> str:
-    """A restore id that sorts by time and is unique: "20231114T221320Z-1a2b3c4d"."""
-    return f"{format_time(now)}-{uuid.uuid4().hex[:8]}"
-
-
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, object]:
@@ -100,33 +93,18 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
     logger.append_keys(restore_id=restore_id)
     try:
         request = RestoreRequest.from_json(event, now=now, stack_prefix=settings.prefix)
-        restore_time = request.restore_time(now=now)
         logger.info("restore requested", extra={"request": request.to_json(), "bucket": settings.bucket})
-        plan = load_plan(
-            s3(),
-            settings.bucket,
-            request.folder,
-            restore_time,
-            request.prefixes,
-            concurrency=settings.concurrency,
+        prepared = prepare(
+            s3(), settings.bucket, request, now=now, concurrency=settings.concurrency, restore_id=restore_id
         )
-        request.check_plan(plan)
     except (RequestError, PlanError) as error:
         logger.warning("restore refused", extra={"error": str(error)})
         metrics.add_metric(name="RestoreRefused", unit=MetricUnit.Count, value=1)
         raise
-    batches = split_keys(
-        restore_id,
-        settings.bucket,
-        (obj.key for obj in plan.to_restore),
-        tier=request.tier,
-        days=request.days,
-        expedited_fallback=request.expedited_fallback,
-    )
-    summary = request.summary(plan, restore_time=restore_time, restore_id=restore_id)
-    result = {"bucket": settings.bucket, **summary}
+    batches = prepared.batches()
+    result = prepared.summary()
     result["batches"] = len(batches)
-    metrics.add_metric(name="RestorePlanned", unit=MetricUnit.Count, value=len(plan.to_restore))
+    metrics.add_metric(name="RestorePlanned", unit=MetricUnit.Count, value=len(prepared.keys))
     if request.dry_run:
         result["queued"] = 0
         logger.info("dry run: nothing queued", extra={"summary": result})
