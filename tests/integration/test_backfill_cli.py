@@ -36,6 +36,14 @@ def glacierable_tag(s3: S3Client, bucket: str, key: str) -> str | None:
     return tags.get("glacierable")
 
 
+def json_record(capsys: pytest.CaptureFixture[str]) -> Any:
+    """The one JSON Lines record a `--json` run printed: nothing else may reach stdout."""
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert record["record"] == "backfill"
+    return record
+
+
 def fail_puts_for(monkeypatch: pytest.MonkeyPatch, keys: set[str]) -> None:
     """Make the command's client fail PutObjectTagging for `keys` only."""
 
@@ -56,7 +64,7 @@ def test_json_summary_and_exit_zero(
 ) -> None:
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 0
     assert summary["ok"] is True
     assert summary["listed"] == len(KEYS)
@@ -93,7 +101,7 @@ def test_dry_run_writes_nothing(
 ) -> None:
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--dry-run", "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 0
     assert summary["dry_run"] is True
     assert summary["glacierable"] == {"true": len(VOLUMES), "false": 1}
@@ -131,7 +139,7 @@ def test_json_lists_every_failure(
 
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 1
     assert summary["ok"] is False
     assert sorted(f["key"] for f in summary["failed"]) == sorted(VOLUMES)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 from glacierable.backfill import (
@@ -14,6 +13,7 @@ from glacierable.backfill import (
     backfill,
 )
 from glacierable.cli import main
+from glacierable.cli.output import print_json
 from glacierable.clients import s3_client
 from glacierable.progress import ProgressBar
 from glacierable.tagging import Action
@@ -46,7 +46,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="archive keys that are no duplicity file (default: keep them in Standard)",
     )
     main.add_endpoint_option(parser)
-    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+    parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.set_defaults(func=run)
 
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
     if args.json:
-        print(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        print_json("backfill", summary.to_dict())
     else:
         print(format_table(summary))
     if not summary.ok:
