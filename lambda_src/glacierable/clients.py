@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
+from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -15,6 +17,35 @@ if TYPE_CHECKING:
 # `standard`, not `adaptive`: adaptive's client-side rate limiter collapsed to a few requests/s after
 # a handful of SlowDown replies (ARCHITECTURE.md); standard retries with backoff and recovers at once.
 MAX_ATTEMPTS = 8  # in all, the first included
+ENDPOINT_ENV_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
+"""Where an S3 client without an explicit endpoint finds one, first match wins (as boto3 reads them)."""
+
+
+class EndpointError(ValueError):
+    """An endpoint URL no client can use (no http(s) scheme, no host, a path, credentials)."""
+
+
+def check_endpoint_url(url: str) -> str:
+    """`url` if it can be a client's endpoint: `http(s)://host[:port]` and at most a '/' after it."""
+    example = "e.g. http://127.0.0.1:9000 or https://s3.eu-west-1.amazonaws.com"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is no number from 0 to 65535)
+    except ValueError as error:
+        raise EndpointError(f"{url!r} is not a URL ({error}); {example}") from None
+    if parts.scheme.lower() not in ("http", "https"):
+        raise EndpointError(f"{url!r} must start with http:// or https://; {example}")
+    if not parts.hostname:
+        raise EndpointError(f"{url!r} names no host; {example}")
+    if parts.username is not None or parts.password is not None:
+        raise EndpointError(f"{url!r} must not carry credentials (they come from the AWS environment)")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise EndpointError(
+            f"{url!r} must be the server alone, without a path or query (the bucket is separate)"
+        )
+    if not (is_valid_endpoint_url(url) or is_valid_ipv6_endpoint_url(url)):
+        raise EndpointError(f"{url!r} is not a valid host name or address; {example}")
+    return url
 
 
 def s3_client(
@@ -24,8 +55,20 @@ def s3_client(
     max_attempts: int = MAX_ATTEMPTS,
     region_name: str | None = None,
 ) -> S3Client:
-    """An S3 client with standard retries; `endpoint_url` falls back to `AWS_ENDPOINT_URL`(_S3)."""
-    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    """An S3 client with standard retries; `endpoint_url` falls back to `AWS_ENDPOINT_URL`(_S3).
+
+    Raises EndpointError for an endpoint no client can use, naming the variable it came from.
+    """
+    endpoint, source = endpoint_url, "endpoint_url"
+    for name in ENDPOINT_ENV_VARS:
+        if endpoint:
+            break
+        endpoint, source = os.environ.get(name), name
+    if endpoint:
+        try:
+            check_endpoint_url(endpoint)
+        except EndpointError as error:
+            raise EndpointError(f"{source}: {error}") from None
     config = Config(
         retries={"mode": "standard", "total_max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
@@ -36,7 +79,7 @@ def s3_client(
     )
     return boto3.session.Session().client(
         "s3",
-        endpoint_url=endpoint,
+        endpoint_url=endpoint or None,
         config=config,
         region_name=region_name or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION"),
     )

@@ -57,10 +57,7 @@ def run(args: argparse.Namespace) -> int:
         raise main.UsageError(f"--bucket must be a bucket name, not {bucket!r}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise main.UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
-    try:
-        client = s3_client(endpoint_url=args.endpoint_url, max_pool_connections=concurrency)
-    except ValueError as exc:  # botocore's "Invalid endpoint: …"
-        raise main.UsageError(str(exc)) from None
+    client = s3_client(endpoint_url=args.endpoint_url, max_pool_connections=concurrency)
 
     progress = ProgressBar("classifying" if args.dry_run else "tagging", stream=sys.stderr)
     try:
