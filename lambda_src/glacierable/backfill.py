@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable import TAG_KEY
 from glacierable.classify import Decision, classify
+from glacierable.clients import EndpointUnreachableError
 from glacierable.tagging import Action, TagResult, tag_object
 from glacierable.tags import MAX_TAGS
 
@@ -252,9 +253,13 @@ def _selected_keys(
                         continue
                     yield obj["Key"]
         except (ClientError, BotoCoreError) as error:
-            raise BackfillError(
-                f"cannot list s3://{summary.bucket}/{summary.prefix}: {describe_error(error)}", summary
-            ) from error
+            raise BackfillError(_failed("list", summary, error), summary) from error
+
+
+def _failed(doing: str, summary: BackfillSummary, error: BaseException) -> str:
+    if isinstance(error, EndpointUnreachableError):  # names the endpoint and the cause already
+        return str(error)
+    return f"cannot {doing} s3://{summary.bucket}/{summary.prefix}: {describe_error(error)}"
 
 
 _DONE = object()
@@ -321,4 +326,6 @@ def describe_error(error: BaseException) -> str:
         message = details.get("Message") or ""
         detail = f"{code}: {message}" if message else code
         return f"{detail} ({error.operation_name})"
+    if isinstance(error, EndpointUnreachableError):  # "cannot reach S3 at URL: connection refused"
+        return str(error)
     return f"{type(error).__name__}: {error}"
