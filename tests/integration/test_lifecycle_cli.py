@@ -60,6 +60,18 @@ def test_every_action_prints_one_json_lines_record_naming_it(
     assert (record["record"], record["action"], record["bucket"]) == ("lifecycle", action, bucket)
 
 
+@pytest.mark.parametrize(
+    ("given", "prefix"),
+    [("/backups", "backups"), ("backups//host1/", "backups/host1/"), ("//", "")],
+)
+def test_apply_reads_the_prefix_as_duplicity_reads_its_url(
+    s3: S3Client, bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str], given: str, prefix: str
+) -> None:
+    code, out, _ = run(capsys, "apply", "--bucket", bucket, "--prefix", given, "--endpoint-url", endpoint_url)
+    assert code == 0
+    assert read_rules(s3, bucket) == out["rules"] == our_rules(prefix=prefix)
+
+
 def test_apply_twice_reports_no_change(
     bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -151,7 +163,7 @@ def test_missing_bucket_is_one_line_on_stderr_and_exit_1(
     [
         (["--storage-class", "STANDARD_IA"], "--storage-class must be one of GLACIER, DEEP_ARCHIVE,"),
         (["--days", "0"], "--days must be a whole number from 1 to 3650"),
-        (["--prefix", "/backups"], "--prefix must not start with '/'"),
+        (["--prefix", "a" * 1025], "--prefix must be at most 1024 bytes"),
     ],
 )
 def test_bad_input_is_a_usage_error(

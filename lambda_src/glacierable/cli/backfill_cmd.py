@@ -15,6 +15,8 @@ from glacierable.backfill import (
 from glacierable.cli import main
 from glacierable.cli.output import print_json
 from glacierable.clients import s3_client
+from glacierable.prefixes import PrefixError, duplicity_url, key_prefix
+from glacierable.prefixes import folder as folder_of
 from glacierable.progress import ProgressBar
 from glacierable.tagging import Action
 
@@ -27,12 +29,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "backfill",
         help="tag the objects already in a bucket (safe to rerun)",
         description=(
-            "Tag every existing object under PREFIX with glacierable=true|false, keeping its other tags and "
-            "any glacierable tag it already has. Rerun to retry objects that failed."
+            "Tag every existing object under PREFIX with glacierable=true|false, keeping its other tags "
+            "and any glacierable tag it already has. Rerun to retry objects that failed. Exits 1 if any "
+            "object could not be tagged, or if nothing at all is listed under a non-empty PREFIX."
         ),
     )
     parser.add_argument("--bucket", required=True, help="the bucket duplicity writes to")
-    parser.add_argument("--prefix", default="", help="only keys under this prefix (default: whole bucket)")
+    parser.add_argument(
+        "--prefix",
+        default="",
+        help="only keys under this prefix, read as duplicity reads its URL path: /host1 is host1, "
+        "hosts//a/ is hosts/a/ (default: whole bucket)",
+    )
     parser.add_argument("--dry-run", action="store_true", help="classify and count, write nothing")
     parser.add_argument(
         "--concurrency",
@@ -57,6 +65,10 @@ def run(args: argparse.Namespace) -> int:
         raise main.UsageError(f"--bucket must be a bucket name, not {bucket!r}")
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise main.UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
+    try:
+        prefix = key_prefix(args.prefix)
+    except PrefixError as error:
+        raise main.UsageError(f"--prefix {error}") from None
     client = s3_client(endpoint_url=args.endpoint_url, max_pool_connections=concurrency)
 
     progress = ProgressBar("classifying" if args.dry_run else "tagging", stream=sys.stderr)
@@ -65,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
             summary = backfill(
                 client,
                 bucket,
-                prefix=args.prefix,
+                prefix=prefix,
                 archive_unknown=args.archive_unknown,
                 concurrency=concurrency,
                 dry_run=args.dry_run,
@@ -82,7 +94,20 @@ def run(args: argparse.Namespace) -> int:
     if not summary.ok:
         print(format_failures(summary), file=sys.stderr)
         return 1
+    if summary.prefix and summary.listed == 0:
+        # A wrong prefix ('/host1', 'host1' for 'backups/host1') finds nothing: never report that as success.
+        print(f"glacierable backfill: error: {nothing_listed(summary)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def nothing_listed(summary: BackfillSummary) -> str:
+    """Why a run under a prefix did nothing, and what to check."""
+    folder = folder_of(summary.prefix)
+    return (
+        f"no objects under s3://{summary.bucket}/{summary.prefix}: check --prefix (the backup at "
+        f"{duplicity_url(summary.bucket, folder)} is --prefix {folder})"
+    )
 
 
 def format_table(summary: BackfillSummary) -> str:

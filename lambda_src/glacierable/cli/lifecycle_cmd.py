@@ -43,7 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     apply = commands.add_parser("apply", help="add or replace our rules")
     _add_bucket_options(apply)
-    apply.add_argument("--prefix", default="", help="only keys under this prefix (default: whole bucket)")
+    apply.add_argument(
+        "--prefix",
+        default="",
+        help="only keys under this prefix, read as duplicity reads its URL path: /host1 is host1, "
+        "hosts//a/ is hosts/a/ (default: whole bucket)",
+    )
     apply.add_argument(
         "--storage-class",
         default=DEFAULT_STORAGE_CLASS,

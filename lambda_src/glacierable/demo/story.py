@@ -40,7 +40,7 @@ from glacierable.demo.transition import StoredObject, decide, earliest_moment_al
 from glacierable.lifecycle_store import apply_rules, read_config
 from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
-from glacierable.plan import folder_of
+from glacierable.prefixes import folder as folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
 
 if TYPE_CHECKING:

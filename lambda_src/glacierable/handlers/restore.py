@@ -25,6 +25,7 @@ from glacierable.clients import s3_client, sqs_client
 from glacierable.names import format_time
 from glacierable.object_status import load_plan
 from glacierable.plan import PlanError
+from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.restore_request import RequestError, RestoreRequest
 
 if TYPE_CHECKING:
@@ -70,7 +71,11 @@ class Settings:
         raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
         if not raw.isdigit() or not 1 <= int(raw) <= 256:
             raise ConfigError(f"CONCURRENCY must be a whole number from 1 to 256, got {raw!r}")
-        return cls(bucket=bucket, queue_url=queue_url, prefix=env.get("PREFIX", ""), concurrency=int(raw))
+        try:
+            prefix = key_prefix(env.get("PREFIX", ""))
+        except PrefixError as error:
+            raise ConfigError(f"PREFIX {error}") from None
+        return cls(bucket=bucket, queue_url=queue_url, prefix=prefix, concurrency=int(raw))
 
 
 @functools.cache
