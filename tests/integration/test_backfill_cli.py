@@ -229,6 +229,26 @@ def test_an_empty_bucket_without_a_prefix_is_a_success(
     assert capsys.readouterr().err == ""
 
 
+def test_versioned_bucket_reports_versions_and_tags_each(
+    s3: S3Client, versioned_bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=versioned_bucket, Key=VOLUMES[0], Body=body)
+    s3.put_object(Bucket=versioned_bucket, Key=MANIFEST, Body=b"x")
+    s3.delete_object(Bucket=versioned_bucket, Key=MANIFEST)
+
+    code = main(["backfill", "--bucket", versioned_bucket, "--endpoint-url", endpoint_url])
+
+    rows = dict(
+        re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in capsys.readouterr().out.splitlines()
+    )
+    assert code == 0
+    assert rows["versioning"] == "Enabled (every version is tagged)"
+    assert rows["listed"] == "3 versions (2 noncurrent)"
+    assert rows["delete markers"] == "1 (skipped)"
+    assert (rows["tagged true"], rows["tagged false"]) == ("2", "1")
+
+
 def test_missing_bucket_is_one_clear_line(endpoint_url: str, capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["backfill", "--bucket", "no-such-bucket-here", "--endpoint-url", endpoint_url])
 

@@ -29,9 +29,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "backfill",
         help="tag the objects already in a bucket (safe to rerun)",
         description=(
-            "Tag every existing object under PREFIX with glacierable=true|false, keeping its other tags "
-            "and any glacierable tag it already has. Rerun to retry objects that failed. Exits 1 if any "
-            "object could not be tagged, or if nothing at all is listed under a non-empty PREFIX."
+            "Tag every existing object under PREFIX (every version, in a versioned bucket) with "
+            "glacierable=true|false, keeping its other tags and any glacierable tag it already has. "
+            "Rerun to retry objects that failed. Exits 1 if any object could not be tagged, or if "
+            "nothing at all is listed under a non-empty PREFIX."
         ),
     )
     parser.add_argument("--bucket", required=True, help="the bucket duplicity writes to")
@@ -113,10 +114,15 @@ def nothing_listed(summary: BackfillSummary) -> str:
 def format_table(summary: BackfillSummary) -> str:
     """The human summary: one row per count."""
     rate = summary.processed / summary.elapsed if summary.elapsed > 0 else 0.0
-    rows: list[tuple[str, object]] = [
-        ("bucket", f"s3://{summary.bucket}/{summary.prefix}"),
-        ("listed", summary.listed),
-    ]
+    rows: list[tuple[str, object]] = [("bucket", f"s3://{summary.bucket}/{summary.prefix}")]
+    if summary.versioned:
+        rows += [
+            ("versioning", f"{summary.versioning} (every version is tagged)"),
+            ("listed", f"{summary.listed} versions ({summary.noncurrent} noncurrent)"),
+            ("delete markers", f"{summary.delete_markers} (skipped)"),
+        ]
+    else:
+        rows.append(("listed", summary.listed))
     if summary.skipped:
         rows.append(("skipped (older)", summary.skipped))
     if summary.dry_run:
@@ -144,7 +150,10 @@ def format_failures(summary: BackfillSummary) -> str:
     """The failed keys (the first few) and what to do about them."""
     failed = summary.failed
     lines = [f"glacierable backfill: {len(failed)} objects could not be tagged (rerun to retry):"]
-    lines += [f"  {f.key}: {f.error}" for f in failed[:MAX_FAILURES_SHOWN]]
+    lines += [
+        f"  {f.key}{f' (version {f.version_id})' if f.version_id else ''}: {f.error}"
+        for f in failed[:MAX_FAILURES_SHOWN]
+    ]
     if len(failed) > MAX_FAILURES_SHOWN:
         lines.append(f"  … and {len(failed) - MAX_FAILURES_SHOWN} more (--json lists all)")
     return "\n".join(lines)
