@@ -12,10 +12,10 @@ from glacierable.lifecycle import (
     DEFAULT_DAYS,
     DEFAULT_STORAGE_CLASS,
     MAX_DAYS,
-    MAX_PREFIX_LENGTH,
     MIN_DAYS,
     STORAGE_CLASSES,
 )
+from glacierable.prefixes import key_prefix
 
 T = TypeVar("T")
 
@@ -121,15 +121,10 @@ def _bucket_name(raw: Any) -> str:
 
 
 def _prefix(raw: Any) -> str:
+    # As every command reads --prefix (duplicity's URL path): '/backups' is 'backups', 'a//b/' is 'a/b/'.
     if not isinstance(raw, str):
         raise ValueError(f"must be a string (a key prefix such as 'backups/'), got {raw!r}")
-    if raw.startswith("/"):
-        raise ValueError(
-            f"{raw!r} must not start with '/' (S3 keys have no leading slash; use e.g. 'backups/')"
-        )
-    if len(raw.encode()) > MAX_PREFIX_LENGTH:
-        raise ValueError(f"must be at most {MAX_PREFIX_LENGTH} bytes (the S3 key limit)")
-    return raw
+    return key_prefix(raw)
 
 
 def _storage_class(raw: Any) -> str:

@@ -27,6 +27,8 @@ TAGGING_ACTIONS = [
 ]
 """Everything either function does to an object; neither ever reads object data."""
 TAGGING_REASON = "Object tagging under the configured prefix: duplicity's keys are not known in advance."
+RECONCILE_LIST_ACTIONS = ["s3:ListBucket", "s3:ListBucketVersions"]
+"""The sweep's listings (ListObjectsV2, and ListObjectVersions in a versioned bucket), under the prefix."""
 
 ASYNC_RETRY_ATTEMPTS = 2
 
@@ -122,10 +124,15 @@ class Reconciler(Construct):
         # The next scheduled run covers the same window, so one retry is plenty; the errors alarm reports it.
         self.function.configure_async_invoke(retry_attempts=1, max_event_age=Duration.hours(6))
         list_conditions = {"StringLike": {"s3:prefix": [f"{prefix}*"]}} if prefix else None
+        # ListBucketVersions: in a versioned bucket the sweep tags every version (the rule's noncurrent
+        # transition moves only tagged ones); GetBucketVersioning tells it which listing to use.
         self.function.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions=list_conditions
+                actions=RECONCILE_LIST_ACTIONS, resources=[bucket.bucket_arn], conditions=list_conditions
             )
+        )
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=["s3:GetBucketVersioning"], resources=[bucket.bucket_arn])
         )
         grant_objects_under_prefix(
             self.function, bucket, prefix, actions=TAGGING_ACTIONS, reason=TAGGING_REASON

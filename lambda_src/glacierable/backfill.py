@@ -1,4 +1,8 @@
-"""Tag every existing object under a prefix, concurrently: `glacierable backfill` and the reconcile Lambda."""
+"""Tag every existing object under a prefix, concurrently: `glacierable backfill` and the reconcile Lambda.
+
+In a bucket that has ever had versioning (Enabled or Suspended), every version is tagged, not only the
+current one: the archive rule's noncurrent transition moves only tagged versions. Delete markers are skipped.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +20,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable import TAG_KEY
 from glacierable.classify import Decision, classify
+from glacierable.clients import EndpointUnreachableError
 from glacierable.tagging import Action, TagResult, tag_object
 from glacierable.tags import MAX_TAGS
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import ObjectTypeDef
 
 MAX_CONCURRENCY = 512
 DEFAULT_CONCURRENCY = 32
@@ -36,10 +40,23 @@ ProgressCallback = Callable[[int, int], None]
 
 
 class Failure(NamedTuple):
-    """An object that could not be tagged, and why."""
+    """An object (or one version of it) that could not be tagged, and why."""
 
     key: str
     error: str
+    version_id: str | None = None
+
+    def sort_key(self) -> tuple[str, str, str]:
+        return (self.key, self.version_id or "", self.error)
+
+
+class Listed(NamedTuple):
+    """One listed object, or one version of it in a versioned bucket (delete markers are never listed)."""
+
+    key: str
+    last_modified: datetime
+    version_id: str | None = None  # None: the bucket never had versioning; tag the object itself
+    current: bool = True
 
 
 class BackfillError(RuntimeError):
@@ -57,7 +74,10 @@ class BackfillSummary:
     bucket: str
     prefix: str = ""
     dry_run: bool = False
-    listed: int = 0
+    versioning: str | None = None  # S3's versioning status, "Enabled" or "Suspended"; None if never enabled
+    listed: int = 0  # objects, or versions when `versioning` is set (delete markers not included)
+    noncurrent: int = 0  # listed versions that are not their key's current version
+    delete_markers: int = 0  # listed delete markers: they have no tags, and are skipped
     skipped: int = 0  # listed, but last modified before `modified_since`
     actions: dict[Action, int] = field(default_factory=lambda: dict.fromkeys(Action, 0))
     decisions: dict[bool, int] = field(default_factory=lambda: {True: 0, False: 0})
@@ -66,8 +86,13 @@ class BackfillSummary:
     elapsed: float = 0.0
 
     @property
+    def versioned(self) -> bool:
+        """Whether versions were listed (and tagged) one by one."""
+        return self.versioning is not None
+
+    @property
     def processed(self) -> int:
-        """Objects classified (dry run) or sent to the tagger, including failures."""
+        """Objects (or versions) classified (dry run) or sent to the tagger, including failures."""
         return self.listed - self.skipped
 
     @property
@@ -80,14 +105,17 @@ class BackfillSummary:
             "bucket": self.bucket,
             "prefix": self.prefix,
             "dry_run": self.dry_run,
+            "versioning": self.versioning,
             "listed": self.listed,
+            "noncurrent_count": self.noncurrent,
+            "delete_marker_count": self.delete_markers,
             "skipped": self.skipped,
             "processed": self.processed,
             "actions": {action.value: count for action, count in self.actions.items()},
             "glacierable": {"true": self.decisions[True], "false": self.decisions[False]},
             "tagged": {"true": self.tagged_by_decision[True], "false": self.tagged_by_decision[False]},
             "failed_count": len(self.failed),
-            "failed": [{"key": f.key, "error": f.error} for f in self.failed],
+            "failed": [{"key": f.key, "version_id": f.version_id, "error": f.error} for f in self.failed],
             "elapsed_seconds": round(self.elapsed, 3),
             "ok": self.ok,
         }
@@ -104,6 +132,7 @@ class BackfillSummary:
                 Failure(
                     outcome.key,
                     f"already has {MAX_TAGS} tags and no {TAG_KEY!r} tag: remove one and rerun",
+                    outcome.version_id,
                 )
             )
         elif outcome.action is not Action.GONE:
@@ -123,11 +152,13 @@ def backfill(
     modified_since: datetime | None = None,
     on_progress: ProgressCallback | None = None,
 ) -> BackfillSummary:
-    """Tag the current version of every object under `prefix` (only those modified since, if given).
+    """Tag every object under `prefix`, every version of it in a versioned bucket (modified since, if given).
 
-    Listing runs ahead in its own thread while up to `concurrency` objects are tagged at once. A failure
-    on one object is recorded in the summary and never stops the others; a failed listing raises
-    BackfillError (carrying the partial summary) once the objects already started have finished.
+    `prefix` is used as given (callers read it with glacierable.prefixes.key_prefix). One GetBucketVersioning
+    chooses the listing: ListObjectsV2, or ListObjectVersions once the bucket has had versioning. Listing runs
+    ahead in its own thread while up to `concurrency` objects are tagged at once. A failure on one object is
+    recorded in the summary and never stops the others; a failed listing raises BackfillError (carrying the
+    partial summary) once the objects already started have finished.
     """
     if not 1 <= concurrency <= MAX_CONCURRENCY:
         raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
@@ -145,6 +176,7 @@ def backfill(
     summary = BackfillSummary(bucket=bucket, prefix=prefix, dry_run=dry_run)
     started = time.monotonic()
     try:
+        summary.versioning = _versioning(client, summary)
         if dry_run:
             _classify_all(client, summary, archive_unknown, modified_since, on_progress)
         else:
@@ -161,14 +193,14 @@ def _classify_all(
     modified_since: datetime | None,
     on_progress: ProgressCallback | None,
 ) -> None:
-    for done, key in enumerate(_selected_keys(client, summary, modified_since), start=1):
-        summary.record(classify(key, archive_unknown=archive_unknown))
+    for done, listed in enumerate(_selected(client, summary, modified_since), start=1):
+        summary.record(classify(listed.key, archive_unknown=archive_unknown))
         if on_progress:
             on_progress(done, summary.processed)
 
 
 class _Outcome(NamedTuple):
-    key: str
+    listed: Listed
     result: TagResult | None
     error: BaseException | None
 
@@ -187,12 +219,18 @@ def _tag_all(
     submitted = 0
     collected = 0
 
-    def tag_one(key: str) -> None:
+    def tag_one(listed: Listed) -> None:
         try:
-            result = tag_object(client, summary.bucket, key, archive_unknown=archive_unknown)
-            outcomes.put(_Outcome(key, result, None))
+            result = tag_object(
+                client,
+                summary.bucket,
+                listed.key,
+                version_id=listed.version_id,
+                archive_unknown=archive_unknown,
+            )
+            outcomes.put(_Outcome(listed, result, None))
         except Exception as error:  # any error on one object is that object's failure, not the run's
-            outcomes.put(_Outcome(key, None, error))
+            outcomes.put(_Outcome(listed, None, error))
         finally:
             slots.release()
 
@@ -209,16 +247,17 @@ def _tag_all(
                 summary.record(outcome.result)
             else:
                 assert outcome.error is not None
-                summary.failed.append(Failure(outcome.key, describe_error(outcome.error)))
+                listed = outcome.listed
+                summary.failed.append(Failure(listed.key, describe_error(outcome.error), listed.version_id))
         if on_progress and collected != before:
             on_progress(collected, summary.processed)
 
     executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="backfill")
     try:
-        for key in _selected_keys(client, summary, modified_since):
+        for listed in _selected(client, summary, modified_since):
             collect(block=False)
             slots.acquire()
-            executor.submit(tag_one, key)
+            executor.submit(tag_one, listed)
             submitted += 1
         while collected < submitted:
             collect(block=True)
@@ -233,45 +272,68 @@ def _tag_all(
         raise
     finally:
         executor.shutdown(wait=True)
-        summary.failed.sort()  # completion order is arbitrary; sorted, reruns and reports compare
+        # Completion order is arbitrary; sorted, reruns and reports compare.
+        summary.failed.sort(key=Failure.sort_key)
     if on_progress and collected == 0:
         on_progress(0, 0)
 
 
-def _selected_keys(
+def _versioning(client: S3Client, summary: BackfillSummary) -> str | None:
+    """The bucket's versioning status ("Enabled", "Suspended"), or None if it never had versioning."""
+    try:
+        status = client.get_bucket_versioning(Bucket=summary.bucket).get("Status")
+    except (ClientError, BotoCoreError) as error:
+        raise BackfillError(_failed("read the versioning state of", summary, error), summary) from error
+    return str(status) if status else None
+
+
+def _failed(doing: str, summary: BackfillSummary, error: BaseException) -> str:
+    if isinstance(error, EndpointUnreachableError):  # names the endpoint and the cause already
+        return str(error)
+    return f"cannot {doing} s3://{summary.bucket}/{summary.prefix}: {describe_error(error)}"
+
+
+def _selected(
     client: S3Client, summary: BackfillSummary, modified_since: datetime | None
-) -> Iterator[str]:
-    """Keys to process, counting every listed object (and those skipped as too old) into `summary`."""
-    with _PageStream(client, summary.bucket, summary.prefix) as pages:
+) -> Iterator[Listed]:
+    """Objects (or versions) to process, counting every listed one (and those skipped as too old)."""
+    with _PageStream(client, summary) as pages:
         try:
             for page in pages:
-                for obj in page:
+                summary.delete_markers += page.delete_markers
+                for listed in page.entries:
                     summary.listed += 1
-                    if modified_since is not None and obj["LastModified"] < modified_since:
+                    if not listed.current:
+                        summary.noncurrent += 1
+                    if modified_since is not None and listed.last_modified < modified_since:
                         summary.skipped += 1
                         continue
-                    yield obj["Key"]
+                    yield listed
         except (ClientError, BotoCoreError) as error:
-            raise BackfillError(
-                f"cannot list s3://{summary.bucket}/{summary.prefix}: {describe_error(error)}", summary
-            ) from error
+            raise BackfillError(_failed("list", summary, error), summary) from error
+
+
+class _Page(NamedTuple):
+    entries: list[Listed]
+    delete_markers: int = 0
 
 
 _DONE = object()
 
 
 class _PageStream:
-    """ListObjectsV2 pages fetched in a background thread, at most `_PAGES_AHEAD` ahead of the reader."""
+    """Listing pages fetched in a background thread, at most `_PAGES_AHEAD` ahead of the reader."""
 
-    def __init__(self, client: S3Client, bucket: str, prefix: str) -> None:
+    def __init__(self, client: S3Client, summary: BackfillSummary) -> None:
         self._client = client
-        self._bucket = bucket
-        self._prefix = prefix
+        self._bucket = summary.bucket
+        self._prefix = summary.prefix
+        self._versioned = summary.versioned
         self._pages: queue.Queue[object] = queue.Queue(maxsize=_PAGES_AHEAD)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._list, name="backfill-list", daemon=True)
 
-    def __enter__(self) -> Iterator[list[ObjectTypeDef]]:
+    def __enter__(self) -> Iterator[_Page]:
         self._thread.start()
         return self._read()
 
@@ -281,26 +343,44 @@ class _PageStream:
         self._stop.set()
         self._thread.join(timeout=30)
 
-    def _read(self) -> Iterator[list[ObjectTypeDef]]:
+    def _read(self) -> Iterator[_Page]:
         while True:
             item = self._pages.get()
             if item is _DONE:
                 return
             if isinstance(item, BaseException):
                 raise item
-            yield cast("list[ObjectTypeDef]", item)
+            yield cast("_Page", item)
 
     def _list(self) -> None:
         try:
-            paginator = self._client.get_paginator("list_objects_v2")
-            for page in paginator.paginate(
-                Bucket=self._bucket, Prefix=self._prefix, PaginationConfig={"PageSize": _PAGE_SIZE}
-            ):
-                if not self._put(page.get("Contents", [])):
+            pages = self._version_pages() if self._versioned else self._object_pages()
+            for page in pages:
+                if not self._put(page):
                     return
             self._put(_DONE)
         except BaseException as error:  # handed to the reader, which raises it in the caller's thread
             self._put(error)
+
+    def _object_pages(self) -> Iterator[_Page]:
+        paginator = self._client.get_paginator("list_objects_v2")
+        for page in paginator.paginate(
+            Bucket=self._bucket, Prefix=self._prefix, PaginationConfig={"PageSize": _PAGE_SIZE}
+        ):
+            yield _Page([Listed(obj["Key"], obj["LastModified"]) for obj in page.get("Contents", [])])
+
+    def _version_pages(self) -> Iterator[_Page]:
+        paginator = self._client.get_paginator("list_object_versions")
+        for page in paginator.paginate(
+            Bucket=self._bucket, Prefix=self._prefix, PaginationConfig={"PageSize": _PAGE_SIZE}
+        ):
+            # Every version is its own object to S3's lifecycle: "null" (written before versioning was
+            # enabled, or while suspended) is a version id like any other.
+            entries = [
+                Listed(v["Key"], v["LastModified"], v["VersionId"], bool(v.get("IsLatest")))
+                for v in page.get("Versions", [])
+            ]
+            yield _Page(entries, len(page.get("DeleteMarkers", [])))
 
     def _put(self, item: object) -> bool:
         # Polls so that a reader that gave up (interrupt, error) never leaves this thread blocked.
@@ -321,4 +401,6 @@ def describe_error(error: BaseException) -> str:
         message = details.get("Message") or ""
         detail = f"{code}: {message}" if message else code
         return f"{detail} ({error.operation_name})"
+    if isinstance(error, EndpointUnreachableError):  # "cannot reach S3 at URL: connection refused"
+        return str(error)
     return f"{type(error).__name__}: {error}"

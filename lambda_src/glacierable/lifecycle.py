@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from glacierable import TAG_KEY
+from glacierable.prefixes import PrefixError, key_prefix
 
 ARCHIVE_RULE_ID = "glacierable-archive"
 ABORT_MPU_RULE_ID = "glacierable-abort-incomplete-mpu"
@@ -26,8 +27,6 @@ MAX_DAYS = 3650
 ABORT_MPU_DAYS = 7
 MAX_RULES = 1000
 """S3 accepts at most 1,000 rules in one lifecycle configuration."""
-MAX_PREFIX_LENGTH = 1024
-"""An S3 key is at most 1,024 bytes, so a longer prefix could never match."""
 
 Rule = dict[str, Any]
 
@@ -52,15 +51,15 @@ def validate_days(value: object, *, setting: str = "days") -> int:
 
 
 def validate_prefix(value: object, *, setting: str = "prefix") -> str:
-    """Return `value` if it is a usable key prefix ('' means the whole bucket)."""
-    if not isinstance(value, str):
-        raise LifecycleError(f"{setting} must be a string; got {value!r}")
-    if value.startswith("/"):
-        # S3 keys written by duplicity never start with '/', so such a rule would silently match nothing.
-        raise LifecycleError(f"{setting} must not start with '/'; got {value!r}")
-    if len(value.encode()) > MAX_PREFIX_LENGTH:
-        raise LifecycleError(f"{setting} must be at most {MAX_PREFIX_LENGTH} bytes long")
-    return value
+    """`value` as a key prefix ('' means the whole bucket), read as duplicity reads its URL path.
+
+    `/backups` becomes `backups`, `hosts//a/` becomes `hosts/a/` (glacierable.prefixes.key_prefix): a rule
+    with the slashes kept would match no key duplicity writes.
+    """
+    try:
+        return key_prefix(value)
+    except PrefixError as error:
+        raise LifecycleError(f"{setting} {error}") from None
 
 
 def our_rules(

@@ -61,12 +61,6 @@ class DuplicityPrefixes:
         return [part for option, value in pairs if value for part in (option, value)]
 
 
-def folder_of(prefix: str) -> str:
-    """The folder duplicity's S3 backend reads for a URL path: empty, or ending in one '/'."""
-    stripped = prefix.strip("/")
-    return f"{stripped}/" if stripped else ""
-
-
 @dataclass(slots=True)
 class _Set:
     full: bool

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, RestorePlan, folder_of
+from glacierable.plan import DuplicityPrefixes, RestorePlan
+from glacierable.prefixes import PrefixError, folder
 from glacierable.pricing import PricingError, Tier, estimate, parse_tier, tiers_for
 from glacierable.timespec import TimeSpecError, parse_restore_time
 
@@ -185,10 +186,14 @@ def _days(value: object) -> int:
 
 
 def _folder(prefix: str, stack_prefix: str) -> str:
-    folder = folder_of(prefix)
-    if not folder.startswith(stack_prefix):
+    # glacierable.prefixes' one rule: '/host1', 'host1' and 'host1//' are all duplicity's folder 'host1/'.
+    try:
+        result = folder(prefix)
+    except PrefixError as error:
+        raise RequestError(f"prefix {error}") from None
+    if not result.startswith(stack_prefix):
         raise RequestError(
             f"prefix {prefix!r} is outside this stack's prefix {stack_prefix!r}; "
             f"restores are limited to keys under {stack_prefix!r}"
         )
-    return folder
+    return result

@@ -26,7 +26,7 @@ from glacierable.clients import s3_client
 from glacierable.lifecycle_store import apply_rules, read_config
 from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
-from glacierable.plan import folder_of
+from glacierable.prefixes import folder as folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
 from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines, s3_url
 from glacierable_dev.emulator import MotoServer

@@ -128,8 +128,16 @@ def test_days_out_of_range_or_not_whole_is_named(days: object) -> None:
     assert "1..3650" in message
 
 
-def test_prefix_with_leading_slash_is_named() -> None:
-    assert problem_for({"prefix": "/backups/"}).startswith("prefix: '/backups/' must not start with '/'")
+@pytest.mark.parametrize(
+    ("given", "prefix"), [("/backups/", "backups/"), ("backups//host1", "backups/host1")]
+)
+def test_prefix_is_read_as_duplicity_reads_its_url(given: str, prefix: str) -> None:
+    # As every command reads --prefix: a rule or grant for '/backups/' would match no key duplicity writes.
+    assert load_settings({"bucket": "my-backups", "prefix": given}).prefix == prefix
+
+
+def test_prefix_longer_than_an_s3_key_is_named() -> None:
+    assert problem_for({"prefix": "a" * 1025}).startswith("prefix: must be at most 1024 bytes")
 
 
 def test_prefix_that_is_not_a_string_is_named() -> None:

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.cdk
 TAGGER_HANDLER = "glacierable.handlers.tagger.handler"
 RECONCILE_HANDLER = "glacierable.handlers.reconcile.handler"
 LIFECYCLE_HANDLER = "glacierable.handlers.lifecycle_resource.handler"
+RECONCILE_LIST_ACTIONS = {"s3:ListBucket", "s3:ListBucketVersions"}
 TAGGING_ACTIONS = {
     "s3:GetObjectTagging",
     "s3:PutObjectTagging",
@@ -463,9 +464,10 @@ def test_tagger_may_only_tag_objects_under_prefix(
 
 def test_reconcile_may_list_only_under_prefix_and_tag_objects_there(existing: Synthesized) -> None:
     assert sorted(s3_grants(existing.template, RECONCILE_HANDLER), key=lambda g: sorted(g[0])) == [
+        ({"s3:GetBucketVersioning"}, ["arn:aws:s3:::existing-backups"], None),
         (TAGGING_ACTIONS, ["arn:aws:s3:::existing-backups/backups/*"], None),
         (
-            {"s3:ListBucket"},
+            RECONCILE_LIST_ACTIONS,
             ["arn:aws:s3:::existing-backups"],
             {"StringLike": {"s3:prefix": ["backups/*"]}},
         ),
@@ -474,7 +476,15 @@ def test_reconcile_may_list_only_under_prefix_and_tag_objects_there(existing: Sy
 
 def test_reconcile_without_prefix_may_list_whole_bucket(synthesized: dict[str, Synthesized]) -> None:
     grants = s3_grants(synthesized["existing_root"].template, RECONCILE_HANDLER)
-    assert ({"s3:ListBucket"}, ["arn:aws:s3:::root.backups"], None) in grants
+    # Without a condition, CDK merges the listing grant with GetBucketVersioning on the same bucket.
+    bucket_actions = RECONCILE_LIST_ACTIONS | {"s3:GetBucketVersioning"}
+    assert (bucket_actions, ["arn:aws:s3:::root.backups"], None) in grants
+
+
+def test_reconcile_may_list_and_tag_every_version(existing: Synthesized) -> None:
+    # In a versioned bucket the sweep tags noncurrent versions too: the archive rule moves only tagged ones.
+    actions = set().union(*(grant[0] for grant in s3_grants(existing.template, RECONCILE_HANDLER)))
+    assert {"s3:ListBucketVersions", "s3:GetBucketVersioning", "s3:PutObjectVersionTagging"} <= actions
 
 
 # --- asset ------------------------------------------------------------------------------------------

@@ -36,6 +36,14 @@ def glacierable_tag(s3: S3Client, bucket: str, key: str) -> str | None:
     return tags.get("glacierable")
 
 
+def json_record(capsys: pytest.CaptureFixture[str]) -> Any:
+    """The one JSON Lines record a `--json` run printed: nothing else may reach stdout."""
+    (line,) = capsys.readouterr().out.splitlines()
+    record = json.loads(line)
+    assert record["record"] == "backfill"
+    return record
+
+
 def fail_puts_for(monkeypatch: pytest.MonkeyPatch, keys: set[str]) -> None:
     """Make the command's client fail PutObjectTagging for `keys` only."""
 
@@ -56,7 +64,7 @@ def test_json_summary_and_exit_zero(
 ) -> None:
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 0
     assert summary["ok"] is True
     assert summary["listed"] == len(KEYS)
@@ -93,7 +101,7 @@ def test_dry_run_writes_nothing(
 ) -> None:
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--dry-run", "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 0
     assert summary["dry_run"] is True
     assert summary["glacierable"] == {"true": len(VOLUMES), "false": 1}
@@ -131,7 +139,7 @@ def test_json_lists_every_failure(
 
     code = main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--json"])
 
-    summary = json.loads(capsys.readouterr().out)
+    summary = json_record(capsys)
     assert code == 1
     assert summary["ok"] is False
     assert sorted(f["key"] for f in summary["failed"]) == sorted(VOLUMES)
@@ -155,6 +163,90 @@ def test_long_failure_lists_are_cut_at_twenty(
     assert err[0].startswith("glacierable backfill: 25 objects could not be tagged")
     assert len([line for line in err if "AccessDenied" in line]) == 20
     assert err[-1].strip().startswith("… and 5 more")
+
+
+@pytest.mark.parametrize("prefix", ["/host1", "host1", "host1/", "//host1//", "/host1/"])
+def test_prefix_is_read_as_duplicity_reads_its_url(
+    backup: str, endpoint_url: str, s3: S3Client, capsys: pytest.CaptureFixture[str], prefix: str
+) -> None:
+    # duplicity's boto3+s3://bucket//host1 writes host1/duplicity-…, never /host1/… or host1//….
+    code = main(
+        ["backfill", "--bucket", backup, "--prefix", prefix, "--endpoint-url", endpoint_url, "--json"]
+    )
+
+    summary = json_record(capsys)
+    assert code == 0
+    assert summary["prefix"] == prefix.strip("/") + ("/" if prefix.endswith("/") else "")
+    assert summary["listed"] == len(KEYS)
+    assert glacierable_tag(s3, backup, VOLUMES[0]) == "true"
+
+
+def test_doubled_slashes_inside_the_prefix_are_one_slash(
+    s3: S3Client, bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = f"hosts/a/duplicity-full.{FULL}.vol1.difftar.gpg"
+    s3.put_object(Bucket=bucket, Key=key, Body=b"x")
+
+    code = main(["backfill", "--bucket", bucket, "--prefix", "hosts//a", "--endpoint-url", endpoint_url])
+
+    assert code == 0
+    assert glacierable_tag(s3, bucket, key) == "true"
+
+
+def test_nothing_under_the_prefix_exits_one_and_names_the_prefix_to_check(
+    backup: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["backfill", "--bucket", backup, "--prefix", "host2/", "--endpoint-url", endpoint_url, "--json"]
+    )
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out)["listed"] == 0  # the summary still goes to stdout, and only it
+    assert captured.err == (
+        f"glacierable backfill: error: no objects under s3://{backup}/host2/: check --prefix "
+        f"(the backup at boto3+s3://{backup}/host2 is --prefix host2/)\n"
+    )
+
+
+def test_nothing_under_the_prefix_in_a_dry_run_exits_one_too(
+    backup: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["backfill", "--bucket", backup, "--prefix", "nope", "--dry-run", "--endpoint-url", endpoint_url]
+    )
+
+    assert code == 1
+    assert "no objects under s3://" in capsys.readouterr().err
+
+
+def test_an_empty_bucket_without_a_prefix_is_a_success(
+    bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["backfill", "--bucket", bucket, "--endpoint-url", endpoint_url])
+
+    assert code == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_versioned_bucket_reports_versions_and_tags_each(
+    s3: S3Client, versioned_bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=versioned_bucket, Key=VOLUMES[0], Body=body)
+    s3.put_object(Bucket=versioned_bucket, Key=MANIFEST, Body=b"x")
+    s3.delete_object(Bucket=versioned_bucket, Key=MANIFEST)
+
+    code = main(["backfill", "--bucket", versioned_bucket, "--endpoint-url", endpoint_url])
+
+    rows = dict(
+        re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in capsys.readouterr().out.splitlines()
+    )
+    assert code == 0
+    assert rows["versioning"] == "Enabled (every version is tagged)"
+    assert rows["listed"] == "3 versions (2 noncurrent)"
+    assert rows["delete markers"] == "1 (skipped)"
+    assert (rows["tagged true"], rows["tagged false"]) == ("2", "1")
 
 
 def test_missing_bucket_is_one_clear_line(endpoint_url: str, capsys: pytest.CaptureFixture[str]) -> None:

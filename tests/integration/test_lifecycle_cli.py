@@ -23,9 +23,13 @@ OWNER_RULE: Any = {
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, Any, str]:
+    """Exit code, the one JSON Lines record printed (None if nothing was), stderr."""
     code = main(["lifecycle", *argv])
     out, err = capsys.readouterr()
-    return code, json.loads(out) if out else None, err
+    if not out:
+        return code, None, err
+    (line,) = out.splitlines()
+    return code, json.loads(line), err
 
 
 def put_owner_rule(s3: S3Client, bucket: str) -> None:
@@ -43,6 +47,29 @@ def test_apply_adds_our_rules_and_prints_the_result(
     assert (out["changed"], out["added"]) == (True, [ARCHIVE_RULE_ID, ABORT_MPU_RULE_ID])
     assert out["rules"] == expected
     assert read_rules(s3, bucket) == expected
+
+
+@pytest.mark.parametrize("action", ["apply", "remove", "show"])
+def test_every_action_prints_one_json_lines_record_naming_it(
+    bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str], action: str
+) -> None:
+    main(["lifecycle", action, "--bucket", bucket, "--endpoint-url", endpoint_url])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert (record["record"], record["action"], record["bucket"]) == ("lifecycle", action, bucket)
+
+
+@pytest.mark.parametrize(
+    ("given", "prefix"),
+    [("/backups", "backups"), ("backups//host1/", "backups/host1/"), ("//", "")],
+)
+def test_apply_reads_the_prefix_as_duplicity_reads_its_url(
+    s3: S3Client, bucket: str, endpoint_url: str, capsys: pytest.CaptureFixture[str], given: str, prefix: str
+) -> None:
+    code, out, _ = run(capsys, "apply", "--bucket", bucket, "--prefix", given, "--endpoint-url", endpoint_url)
+    assert code == 0
+    assert read_rules(s3, bucket) == out["rules"] == our_rules(prefix=prefix)
 
 
 def test_apply_twice_reports_no_change(
@@ -104,6 +131,8 @@ def test_show_lists_rules_and_marks_ours(
     code, out, _ = run(capsys, "show", "--bucket", bucket, "--endpoint-url", endpoint_url)
     assert code == 0
     assert out == {
+        "record": "lifecycle",
+        "action": "show",
         "bucket": bucket,
         "ours": [ARCHIVE_RULE_ID, ABORT_MPU_RULE_ID],
         "rules": [OWNER_RULE, *our_rules()],
@@ -134,7 +163,7 @@ def test_missing_bucket_is_one_line_on_stderr_and_exit_1(
     [
         (["--storage-class", "STANDARD_IA"], "--storage-class must be one of GLACIER, DEEP_ARCHIVE,"),
         (["--days", "0"], "--days must be a whole number from 1 to 3650"),
-        (["--prefix", "/backups"], "--prefix must not start with '/'"),
+        (["--prefix", "a" * 1025], "--prefix must be at most 1024 bytes"),
     ],
 )
 def test_bad_input_is_a_usage_error(

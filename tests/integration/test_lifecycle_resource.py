@@ -72,6 +72,11 @@ def test_create_adds_our_rules_after_the_owners_and_names_the_resource(s3: S3Cli
     assert read_rules(s3, bucket) == [OWNER_RULE, *our_rules(prefix="backups/")]
 
 
+def test_create_reads_the_prefix_as_duplicity_reads_its_url(s3: S3Client, bucket: str) -> None:
+    lifecycle_resource.handler(event("Create", properties(bucket, Prefix="/backups//host1/")), context())
+    assert read_rules(s3, bucket) == our_rules(prefix="backups/host1/")
+
+
 def test_create_parses_string_properties(s3: S3Client, bucket: str) -> None:
     props = properties(bucket, StorageClass="DEEP_ARCHIVE", TransitionDays="14")
     lifecycle_resource.handler(event("Create", props), context())
@@ -182,7 +187,7 @@ def test_create_on_a_missing_bucket_fails_with_no_such_bucket(s3: S3Client) -> N
         ({"TransitionDays": "1.5"}, r"TransitionDays must be a whole number"),
         ({"TransitionDays": "0"}, r"TransitionDays must be a whole number from 1 to 3650"),
         ({"TransitionDays": ""}, r"TransitionDays must be a whole number"),
-        ({"Prefix": "/backups"}, r"Prefix must not start with '/'"),
+        ({"Prefix": "a" * 1025}, r"Prefix must be at most 1024 bytes"),
         ({"BucketName": ""}, r"BucketName must be a bucket name"),
     ],
 )

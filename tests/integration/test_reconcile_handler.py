@@ -169,6 +169,48 @@ def test_second_run_keeps_every_tag() -> None:
     assert result["actions"] == {"tagged": 0, "kept": 3, "gone": 0, "too_many_tags": 0}
 
 
+def test_sweep_tags_recent_noncurrent_versions_too(
+    s3: S3Client, versioned_bucket: str, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("BUCKET", versioned_bucket)
+    for body in (b"1", b"2"):
+        s3.put_object(Bucket=versioned_bucket, Key=VOLUME, Body=body)
+
+    result = invoke()
+
+    versions = s3.list_object_versions(Bucket=versioned_bucket)["Versions"]
+    tags = [
+        s3.get_object_tagging(Bucket=versioned_bucket, Key=VOLUME, VersionId=v["VersionId"])["TagSet"]
+        for v in versions
+    ]
+    assert (result["versioning"], result["listed"], result["noncurrent_count"]) == ("Enabled", 2, 1)
+    assert tags == [[{"Key": "glacierable", "Value": "true"}]] * 2
+
+
+@pytest.mark.usefixtures("objects")
+def test_prefix_setting_is_read_as_duplicity_reads_its_url(
+    s3: S3Client, bucket: str, env: pytest.MonkeyPatch
+) -> None:
+    env.setenv("PREFIX", "/host1")
+
+    result = invoke()
+
+    assert result["prefix"] == "host1"
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+
+
+@pytest.mark.usefixtures("objects")
+def test_nothing_under_the_prefix_is_logged_as_a_warning(
+    env: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    env.setenv("PREFIX", "host2/")
+
+    invoke()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == ["nothing listed under the prefix: check the stack's prefix"]
+
+
 def test_missing_bucket_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BUCKET", raising=False)
 

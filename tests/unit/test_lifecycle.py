@@ -98,9 +98,17 @@ def test_days_outside_1_to_3650_or_not_int_are_rejected(days: object) -> None:
         our_rules(days=days)  # type: ignore[arg-type]
 
 
-def test_prefix_with_leading_slash_is_rejected() -> None:
-    with pytest.raises(LifecycleError, match=r"prefix must not start with '/'"):
-        our_rules(prefix="/backups/")
+@pytest.mark.parametrize(
+    ("given", "prefix"), [("/backups/", "backups/"), ("backups//host1", "backups/host1"), ("/", "")]
+)
+def test_prefix_slashes_are_read_as_duplicity_reads_its_url(given: str, prefix: str) -> None:
+    # A rule for '/backups/' or 'a//b' would match no key duplicity ever writes.
+    assert our_rules(prefix=given) == our_rules(prefix=prefix)
+
+
+def test_prefix_that_is_not_a_string_is_rejected() -> None:
+    with pytest.raises(LifecycleError, match=r"prefix must be a string"):
+        our_rules(prefix=5)  # type: ignore[arg-type]
 
 
 def test_prefix_longer_than_an_s3_key_is_rejected() -> None:

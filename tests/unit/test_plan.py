@@ -8,7 +8,7 @@ import pytest
 
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
 from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, NoChainsError, PlanError, RestorePlan, folder_of, plan_restore
+from glacierable.plan import DuplicityPrefixes, NoChainsError, PlanError, RestorePlan, plan_restore
 from glacierable.pricing import PricingError, Tier
 
 FOLDER = "backups/host1/"
@@ -212,11 +212,6 @@ def test_without_a_folder_backup_files_in_two_folders_are_a_plan_error() -> None
     objects = [*listing(full_set(F1, 1)), *(ListedObject("other/" + n, 1, "GLACIER") for n in full_set(F2))]
     with pytest.raises(PlanError, match="several folders"):
         plan_restore(objects, F2)
-
-
-@pytest.mark.parametrize(("prefix", "folder"), [("", ""), ("/", ""), ("a/b", "a/b/"), ("a/b/", "a/b/")])
-def test_folder_of_a_prefix_ends_in_one_slash(prefix: str, folder: str) -> None:
-    assert folder_of(prefix) == folder
 
 
 def test_prefix_options_render_as_duplicity_spells_them() -> None:

@@ -125,6 +125,14 @@ def test_prefix_inside_the_stack_prefix_is_accepted() -> None:
     assert request({"prefix": "backups/host1/"}, stack_prefix="backups/").folder == "backups/host1/"
 
 
+@pytest.mark.parametrize(
+    "prefix", ["/backups/host1", "backups//host1", "backups/host1//", "//backups/host1/"]
+)
+def test_prefix_slashes_are_read_as_duplicity_reads_its_url(prefix: str) -> None:
+    # duplicity's boto3+s3://b//backups//host1 writes under backups/host1/, like boto3+s3://b/backups/host1.
+    assert request({"prefix": prefix}, stack_prefix="backups/").folder == "backups/host1/"
+
+
 def test_missing_prefix_defaults_to_the_stack_prefix() -> None:
     assert request({}, stack_prefix="backups/").folder == "backups/"
 

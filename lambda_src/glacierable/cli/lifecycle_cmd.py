@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -11,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.cli import main
+from glacierable.cli.output import print_json
 from glacierable.clients import s3_client
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
@@ -43,7 +43,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
     apply = commands.add_parser("apply", help="add or replace our rules")
     _add_bucket_options(apply)
-    apply.add_argument("--prefix", default="", help="only keys under this prefix (default: whole bucket)")
+    apply.add_argument(
+        "--prefix",
+        default="",
+        help="only keys under this prefix, read as duplicity reads its URL path: /host1 is host1, "
+        "hosts//a/ is hosts/a/ (default: whole bucket)",
+    )
     apply.add_argument(
         "--storage-class",
         default=DEFAULT_STORAGE_CLASS,
@@ -78,13 +83,15 @@ def _bucket(args: argparse.Namespace) -> str:
 
 
 def _print(document: dict[str, Any]) -> None:
-    print(json.dumps(document, indent=2, default=str))
+    # The only output, always machine-readable: one JSON Lines record (glacierable.cli.output).
+    print_json("lifecycle", document)
 
 
-def _summary(bucket: str, before: list[Rule], after: list[Rule], dry_run: bool) -> None:
+def _summary(action: str, bucket: str, before: list[Rule], after: list[Rule], dry_run: bool) -> None:
     change = describe_change(before, after)
     _print(
         {
+            "action": action,
             "bucket": bucket,
             "dry_run": dry_run,
             "changed": change.changed,
@@ -109,7 +116,7 @@ def run_apply(args: argparse.Namespace) -> int:
         raise main.UsageError(str(exc)) from exc
     client = s3_client(endpoint_url=args.endpoint_url)
     config, merged = plan_apply(client, bucket, prefix=prefix, storage_class=storage_class, days=days)
-    return _finish(client, bucket, config, merged, args.dry_run)
+    return _finish(client, args, config, merged)
 
 
 def run_remove(args: argparse.Namespace) -> int:
@@ -117,7 +124,7 @@ def run_remove(args: argparse.Namespace) -> int:
     bucket = _bucket(args)
     client = s3_client(endpoint_url=args.endpoint_url)
     config, remaining = plan_remove(client, bucket)
-    return _finish(client, bucket, config, remaining, args.dry_run)
+    return _finish(client, args, config, remaining)
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -125,14 +132,15 @@ def run_show(args: argparse.Namespace) -> int:
     bucket = _bucket(args)
     config = read_config(s3_client(endpoint_url=args.endpoint_url), bucket)
     ours = [rule["ID"] for rule in config.rules if rule.get("ID") in OUR_RULE_IDS]
-    _print({"bucket": bucket, "ours": ours, "rules": config.rules})
+    _print({"action": "show", "bucket": bucket, "ours": ours, "rules": config.rules})
     return 0
 
 
-def _finish(client: S3Client, bucket: str, config: LifecycleConfig, rules: list[Rule], dry_run: bool) -> int:
-    if not dry_run:
+def _finish(client: S3Client, args: argparse.Namespace, config: LifecycleConfig, rules: list[Rule]) -> int:
+    bucket = _bucket(args)
+    if not args.dry_run:
         replace_rules(client, bucket, config, rules)
-    _summary(bucket, config.rules, rules, dry_run)
+    _summary(args.lifecycle_command, bucket, config.rules, rules, args.dry_run)
     return 0
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from enum import IntEnum
 from importlib import import_module
 
+from glacierable.clients import EndpointError, check_endpoint_url
+
 # Each module exposes `register(subparsers)`, which adds its commands and sets `func` on them.
 # `func(args) -> int` returns the exit code.
 COMMAND_MODULES = (
@@ -37,11 +39,21 @@ class ExitCode(IntEnum):
     """Ctrl-C: what was done so far is printed; rerunning the command continues."""
 
 
+def endpoint_url(text: str) -> str:
+    """argparse type of `--endpoint-url`: a URL any client accepts, checked before any command runs."""
+    try:
+        return check_endpoint_url(text)
+    except EndpointError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
 def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--endpoint-url",
+        type=endpoint_url,
         default=None,
-        help="S3 endpoint (default: $AWS_ENDPOINT_URL, else AWS)",
+        metavar="URL",
+        help="S3 endpoint, http(s)://host[:port] (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL or AWS)",
     )
 
 
@@ -62,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except UsageError as exc:
+    except (UsageError, EndpointError) as exc:  # EndpointError: a bad AWS_ENDPOINT_URL(_S3)
         parser.exit(2, f"glacierable {args.command}: error: {exc}\n")
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

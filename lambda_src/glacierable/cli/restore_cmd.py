@@ -28,6 +28,7 @@ from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import State, StatusError, StatusReport, load_plan
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan
+from glacierable.prefixes import duplicity_url
 from glacierable.pricing import GIB, RestoreCost, Tier, cost_assumptions
 from glacierable.progress import ProgressBar
 from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport
@@ -230,7 +231,7 @@ def format_plan(bucket: str, request: RestoreRequest, plan: RestorePlan, costs: 
         f" + {len(incs)} incremental(s) to {format_time(incs[-1])}" if incs else ""
     )
     rows: list[tuple[str, str]] = [
-        ("backup", _url(bucket, request.folder, par2=plan.par2)),
+        ("backup", duplicity_url(bucket, request.folder, par2=plan.par2)),
         ("restore time", f"{format_time(chain.restore_time)} ({request.time})"),
         ("chain", chain_text),
     ]
@@ -485,7 +486,7 @@ def lambda_client() -> LambdaClient:
 
 def _format_summary(summary: dict[str, Any], report: RestoreReport) -> str:
     rows = [
-        ("backup", _url(summary["bucket"], summary["prefix"], par2=bool(summary.get("par2")))),
+        ("backup", duplicity_url(summary["bucket"], summary["prefix"], par2=bool(summary.get("par2")))),
         ("restore time", f"{summary['restore_time_text']} ({summary['time']})"),
         ("needed", str(summary["needed_count"])),
         ("readable", str(summary["readable_count"])),
@@ -627,7 +628,10 @@ def duplicity_command(
     parts = ["duplicity", "restore", "-t", time_argument(restore_time), *prefixes.options()]
     if endpoint_url:
         parts += ["--s3-endpoint-url", endpoint_url]
-    parts += [_url(bucket, folder, par2=par2), target or f"{TARGET_PREFIX}{format_time(restore_time)}"]
+    parts += [
+        duplicity_url(bucket, folder, par2=par2),
+        target or f"{TARGET_PREFIX}{format_time(restore_time)}",
+    ]
     return shlex.join(parts)
 
 
@@ -725,12 +729,6 @@ def _load(
         return load_plan(client, bucket, folder, restore_time, prefixes, concurrency=concurrency)
     except (PlanError, StatusError, ListingError) as error:
         raise CommandError(str(error)) from None
-
-
-def _url(bucket: str, folder: str, *, par2: bool = False) -> str:
-    path = folder.strip("/")
-    url = f"boto3+s3://{bucket}/{path}" if path else f"boto3+s3://{bucket}"
-    return f"par2+{url}" if par2 else url
 
 
 def _rows(rows: Sequence[tuple[str, str]]) -> list[str]:

@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from glacierable.backfill import BackfillSummary, backfill
 from glacierable.clients import s3_client
+from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.tagging import Action
 
 DEFAULT_DAYS = 3
@@ -54,9 +55,13 @@ class Settings:
             raise ConfigError(f"RECONCILE_DAYS must be a whole number of days, got {raw_days!r}") from None
         if days < 1:
             raise ConfigError(f"RECONCILE_DAYS must be at least 1, got {days}")
+        try:
+            prefix = key_prefix(env.get("PREFIX", ""))
+        except PrefixError as error:
+            raise ConfigError(f"PREFIX {error}") from None
         return cls(
             bucket=bucket,
-            prefix=env.get("PREFIX", ""),
+            prefix=prefix,
             days=days,
             archive_unknown=_env_bool(env, "ARCHIVE_UNKNOWN"),
         )
@@ -93,6 +98,12 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         modified_since=since,
     )
     _publish(summary)
+    if settings.prefix and summary.listed == 0:
+        # A PREFIX that names no folder duplicity writes would otherwise sweep nothing, silently, every day.
+        logger.warning(
+            "nothing listed under the prefix: check the stack's prefix",
+            extra={"bucket": settings.bucket, "prefix": settings.prefix},
+        )
     if not summary.ok:
         failed = summary.failed
         shown = ", ".join(f.key for f in failed[:MAX_KEYS_REPORTED])

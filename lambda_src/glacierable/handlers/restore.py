@@ -22,6 +22,7 @@ from glacierable.backfill import describe_error
 from glacierable.batches import Batch, group_for_send
 from glacierable.clients import s3_client, sqs_client
 from glacierable.plan import PlanError
+from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.restore_flow import new_restore_id, prepare
 from glacierable.restore_request import RequestError, RestoreRequest
 
@@ -68,7 +69,11 @@ class Settings:
         raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
         if not raw.isdigit() or not 1 <= int(raw) <= 256:
             raise ConfigError(f"CONCURRENCY must be a whole number from 1 to 256, got {raw!r}")
-        return cls(bucket=bucket, queue_url=queue_url, prefix=env.get("PREFIX", ""), concurrency=int(raw))
+        try:
+            prefix = key_prefix(env.get("PREFIX", ""))
+        except PrefixError as error:
+            raise ConfigError(f"PREFIX {error}") from None
+        return cls(bucket=bucket, queue_url=queue_url, prefix=prefix, concurrency=int(raw))
 
 
 @functools.cache
