@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from tests.duplicity_tool import run_duplicity
+from tests.duplicity_scenarios import duplicity
 
 REQUIRED_HEADER = "Required volumes to restore:"
 
@@ -38,7 +38,7 @@ def required_volumes(target_url: str, restore_time: str, *, options: Sequence[st
     "now" and intervals here mean the real now.
     """
     with tempfile.TemporaryDirectory(prefix="glacierable-oracle-") as scratch:
-        result = run_duplicity(
+        result = duplicity().run(
             "restore",
             "--dry-run",
             "--archive-dir",

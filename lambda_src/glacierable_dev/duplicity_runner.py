@@ -1,9 +1,14 @@
-"""Run the real duplicity (the one installed beside this Python) against an S3 endpoint, offline and fast."""
+"""Run the real duplicity (the one installed beside this Python), offline, fast and in its own environment.
+
+One runner serves the demo (an S3 endpoint, encrypted) and the tests (`file://` and `par2+file://` targets,
+encrypted or not): it never sees the operator's AWS profile, keyring or passphrase.
+"""
 
 from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -15,11 +20,16 @@ from glacierable_dev.emulator import FAKE_CREDENTIALS
 DUPLICITY = Path(sys.executable).parent / "duplicity"
 """The venv's `duplicity` script."""
 
+PAR2 = shutil.which("par2")
+"""The `par2` binary that `par2+` targets need, or None when it is not installed."""
+
+PAR2_MISSING_REASON = "the par2 binary is not installed (apt-get install par2)"
+
 FAST_GPG_OPTIONS = "--s2k-count 65536"
 """A cheap passphrase derivation: gpg's default costs ~0.5 s per file; names and formats are unchanged."""
 
 _QUIET_ENV = {
-    # par2/OpenMP and friends spin a thread per core; on a busy 2-core machine that is slower, not faster.
+    # par2 (OpenMP) spins a thread per core: on a busy 2-core machine one tiny file took 27 s, not 0.3 s.
     "OMP_NUM_THREADS": "1",
     "LC_ALL": "C.UTF-8",
     "LANG": "C.UTF-8",
@@ -31,9 +41,7 @@ _QUIET_ENV = {
     "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
 }
 
-
-class DuplicityError(RuntimeError):
-    """duplicity exited non-zero where it should have succeeded; carries the end of its output."""
+_SECRETS = ("PASSPHRASE", "SIGN_PASSPHRASE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,14 +59,33 @@ class Result:
         return f"{self.stdout}\n{self.stderr}".strip()
 
 
+class DuplicityError(RuntimeError):
+    """duplicity exited non-zero where it should have succeeded; the message ends with its output."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__(f"{result.command} exited with {result.returncode}:\n{_tail(result.output)}")
+        self.result = result
+
+
 @dataclass(frozen=True, slots=True)
 class DuplicityRunner:
-    """duplicity bound to one endpoint and passphrase, with its own gpg home and temp folder."""
+    """duplicity with its own gpg home and temp folder, optionally bound to an endpoint and a passphrase.
 
-    endpoint_url: str
-    passphrase: str
+    `endpoint_url` None: no `--s3-endpoint-url` and no credentials (for `file://` targets).
+    `passphrase` None: no PASSPHRASE (for `--no-encryption`).
+    """
+
+    endpoint_url: str | None
+    passphrase: str | None
     gnupg_home: Path
     tempdir: Path
+
+    @classmethod
+    def in_folder(
+        cls, workdir: Path, *, endpoint_url: str | None = None, passphrase: str | None = None
+    ) -> DuplicityRunner:
+        """A prepared runner whose gpg home and temp folder are `workdir/gnupg` and `workdir/tmp`."""
+        return cls(endpoint_url, passphrase, workdir / "gnupg", workdir / "tmp").prepare()
 
     def prepare(self) -> DuplicityRunner:
         """Create the private gpg home (mode 0700, as gpg insists) and the temp folder."""
@@ -68,26 +95,26 @@ class DuplicityRunner:
         return self
 
     def environment(self) -> dict[str, str]:
-        """The environment duplicity runs with: fake credentials, passphrase, private gpg home."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "SIGN_PASSPHRASE"}
-        env.update(FAKE_CREDENTIALS)
+        """The environment duplicity runs with: private gpg home and temp folder, none of the user's AWS."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k not in _SECRETS}
+        if self.endpoint_url is not None:
+            env.update(FAKE_CREDENTIALS)
         env.update(_QUIET_ENV)
         env["GNUPGHOME"] = str(self.gnupg_home)
         env["TMPDIR"] = str(self.tempdir)
-        env["PASSPHRASE"] = self.passphrase
+        if self.passphrase is not None:
+            env["PASSPHRASE"] = self.passphrase
         return env
 
     def run(self, action: str, *args: str, check: bool = True) -> Result:
-        """`duplicity ACTION ARGS...` with the endpoint; raises DuplicityError on failure if `check`."""
-        argv = [
-            action,
-            "--s3-endpoint-url",
-            self.endpoint_url,
-            "--tempdir",
-            str(self.tempdir),
-            f"--gpg-options={FAST_GPG_OPTIONS}",
-            *args,
-        ]
+        """`duplicity ACTION ARGS...`; raises DuplicityError on failure if `check`."""
+        argv = [action]
+        if self.endpoint_url is not None:
+            argv += ["--s3-endpoint-url", self.endpoint_url]
+        argv += ["--tempdir", str(self.tempdir)]
+        if self.passphrase is not None and "--no-encryption" not in args:
+            argv.append(f"--gpg-options={FAST_GPG_OPTIONS}")
+        argv += args
         completed = subprocess.run(
             [str(DUPLICITY), *argv],
             env=self.environment(),
@@ -100,7 +127,7 @@ class DuplicityRunner:
             shlex.join(["duplicity", *argv]), completed.returncode, completed.stdout, completed.stderr
         )
         if check and result.returncode != 0:
-            raise DuplicityError(f"{result.command} exited with {result.returncode}:\n{_tail(result.output)}")
+            raise DuplicityError(result)
         return result
 
     def backup(
@@ -111,7 +138,7 @@ class DuplicityRunner:
         full: bool,
         at: int,
         archive_dir: Path,
-        volsize: int,
+        volsize: int | None = None,
         options: Sequence[str] = (),
     ) -> Result:
         """One full or incremental backup of `source`, dated `at` (epoch seconds: --current-time)."""
@@ -121,8 +148,7 @@ class DuplicityRunner:
             str(archive_dir),
             "--current-time",
             str(at),
-            "--volsize",
-            str(volsize),
+            *(() if volsize is None else ("--volsize", str(volsize))),
             "--no-print-statistics",
             *options,
             str(source),
@@ -176,3 +202,13 @@ def error_lines(result: Result, needles: Sequence[str] = ("Error", "error", "Giv
 def s3_url(bucket: str, folder: str) -> str:
     """duplicity's URL for a folder of a bucket."""
     return f"boto3+s3://{bucket}/{folder.strip('/')}"
+
+
+def file_url(path: Path) -> str:
+    """The `file://` URL duplicity expects for a local folder."""
+    return f"file://{path.resolve()}"
+
+
+def par2_url(path: Path) -> str:
+    """The `par2+file://` URL: duplicity writes par2 recovery files beside every file."""
+    return f"par2+{file_url(path)}"

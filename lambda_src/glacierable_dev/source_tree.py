@@ -119,6 +119,17 @@ class SourceTree:
         return hash_tree(self.root)
 
 
+def write_random(path: Path, size: int, seed: int, *, at: int) -> None:
+    """Write `size` seeded, incompressible bytes to `path`, dated `at` (epoch seconds).
+
+    Seeded and incompressible, so every run gives the same number of 1 MB volumes. duplicity sees a
+    change by the integer mtime alone: dating each write by the `--current-time` of the backup that
+    follows it makes every change visible to that backup, however fast the machine writes.
+    """
+    path.write_bytes(random.Random(seed).randbytes(size))
+    _set_mtime(path, at)
+
+
 def _set_mtime(path: Path, at: int) -> None:
     os.utime(path, (at, at))
 

@@ -218,12 +218,9 @@ class _Story:
             self.restore_and_verify()
 
     def duplicity(self) -> DuplicityRunner:
-        return DuplicityRunner(
-            endpoint_url=self.server.url,
-            passphrase=self.options.passphrase,
-            gnupg_home=self.workdir / "gnupg",
-            tempdir=self.workdir / "tmp",
-        ).prepare()
+        return DuplicityRunner.in_folder(
+            self.workdir, endpoint_url=self.server.url, passphrase=self.options.passphrase
+        )
 
     def fresh_archive_dir(self, label: str) -> Path:
         """An empty duplicity cache: as on a new machine, everything is read from S3."""

@@ -12,7 +12,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.duplicity_tool import PAR2, PAR2_MISSING_REASON, SCENARIOS, duplicity_fields, run_scenario
+from glacierable_dev.duplicity_runner import PAR2, PAR2_MISSING_REASON
+from tests.duplicity_scenarios import SCENARIOS, duplicity_fields, run_scenario
 
 OUTPUT = Path(__file__).with_name("duplicity_names.json")
 

@@ -8,15 +8,8 @@ import pytest
 
 from glacierable.classify import classify
 from glacierable.names import DuplicityName, Kind, parse_name
-from tests.duplicity_tool import (
-    DUPLICITY,
-    PAR2,
-    PAR2_MISSING_REASON,
-    SCENARIOS,
-    Scenario,
-    duplicity_fields,
-    run_scenario,
-)
+from glacierable_dev.duplicity_runner import DUPLICITY, PAR2, PAR2_MISSING_REASON
+from tests.duplicity_scenarios import SCENARIOS, Scenario, duplicity_fields, run_scenario
 
 pytestmark = [
     pytest.mark.duplicity,

@@ -14,16 +14,10 @@ from glacierable.listing import ListedObject
 from glacierable.names import format_time
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan, plan_restore
 from glacierable.timespec import local_standard_offset, parse_restore_time
+from glacierable_dev.duplicity_runner import PAR2, PAR2_MISSING_REASON, file_url, par2_url
+from glacierable_dev.source_tree import write_random
 from tests.duplicity_oracle import required_volumes
-from tests.duplicity_tool import (
-    PAR2,
-    PAR2_MISSING_REASON,
-    backup,
-    file_url,
-    par2_url,
-    run_duplicity,
-    write_random,
-)
+from tests.duplicity_scenarios import duplicity
 
 pytestmark = pytest.mark.duplicity
 
@@ -36,7 +30,6 @@ F2 = F1 + 5 * 86400
 I3 = F2 + 3600
 
 FOLDER = "backups/host1/"
-VOLSIZE = ["--volsize", "1"]
 PREFIXES_A = DuplicityPrefixes(
     file_prefix="hostA_", archive="data_", manifest="meta_", signature="sig_", jsonstat="stat_"
 )
@@ -88,18 +81,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def two_chains(workdir: Path) -> Target:
     """Encrypted backups: full, inc, inc, then full, inc; several volumes per set."""
     source, target, archive = workdir / "src", workdir / "two-chains", workdir / "archive"
+    runner = duplicity()
     source.mkdir()
     write_random(source / "base.bin", 2_500_000, seed=1, at=F1)
     url = file_url(target)
-    backup(source, url, full=True, at=F1, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=True, at=F1, archive_dir=archive, volsize=1)
     write_random(source / "inc1.bin", 1_200_000, seed=2, at=I1)
-    backup(source, url, full=False, at=I1, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=False, at=I1, archive_dir=archive, volsize=1)
     write_random(source / "inc2.bin", 1_200_000, seed=3, at=I2)
-    backup(source, url, full=False, at=I2, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=False, at=I2, archive_dir=archive, volsize=1)
     (source / "inc1.bin").unlink()
-    backup(source, url, full=True, at=F2, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=True, at=F2, archive_dir=archive, volsize=1)
     write_random(source / "inc3.bin", 1_200_000, seed=4, at=I3)
-    backup(source, url, full=False, at=I3, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=False, at=I3, archive_dir=archive, volsize=1)
     return Target(target, url)
 
 
@@ -107,16 +101,17 @@ def two_chains(workdir: Path) -> Target:
 def shared_folder(workdir: Path) -> Target:
     """Two backups in one folder: A with every prefix option and --jsonstat, B with no prefixes."""
     source, target = workdir / "src-shared", workdir / "shared"
+    archive_a, archive_b, runner = workdir / "archive-a", workdir / "archive-b", duplicity()
     source.mkdir()
     write_random(source / "base.bin", 1_500_000, seed=5, at=F1)
     url = file_url(target)
-    options_a = ["--no-encryption", "--jsonstat", *VOLSIZE, *PREFIXES_A.options()]
-    options_b = ["--no-encryption", *VOLSIZE]
-    backup(source, url, full=True, at=F1, archive_dir=workdir / "archive-a", options=options_a)
-    backup(source, url, full=True, at=F1 + 600, archive_dir=workdir / "archive-b", options=options_b)
+    options_a = ["--no-encryption", "--jsonstat", *PREFIXES_A.options()]
+    options_b = ["--no-encryption"]
+    runner.backup(source, url, full=True, at=F1, archive_dir=archive_a, volsize=1, options=options_a)
+    runner.backup(source, url, full=True, at=F1 + 600, archive_dir=archive_b, volsize=1, options=options_b)
     write_random(source / "more.bin", 1_200_000, seed=6, at=I1)
-    backup(source, url, full=False, at=I1, archive_dir=workdir / "archive-a", options=options_a)
-    backup(source, url, full=False, at=I1 + 600, archive_dir=workdir / "archive-b", options=options_b)
+    runner.backup(source, url, full=False, at=I1, archive_dir=archive_a, volsize=1, options=options_a)
+    runner.backup(source, url, full=False, at=I1 + 600, archive_dir=archive_b, volsize=1, options=options_b)
     return Target(target, url)
 
 
@@ -125,13 +120,14 @@ def par2_target(workdir: Path) -> Target:
     if PAR2 is None:
         pytest.skip(PAR2_MISSING_REASON)
     source, target, archive = workdir / "src-par2", workdir / "par2", workdir / "archive-par2"
+    runner = duplicity()
     source.mkdir()
     write_random(source / "base.bin", 1_500_000, seed=7, at=F1)
     url = par2_url(target)
-    backup(source, url, full=True, at=F1, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=True, at=F1, archive_dir=archive, volsize=1)
     write_random(source / "more.bin", 1_200_000, seed=8, at=I1)
-    backup(source, url, full=False, at=I1, archive_dir=archive, options=VOLSIZE)
-    backup(source, url, full=True, at=F2, archive_dir=archive, options=VOLSIZE)
+    runner.backup(source, url, full=False, at=I1, archive_dir=archive, volsize=1)
+    runner.backup(source, url, full=True, at=F2, archive_dir=archive, volsize=1)
     return Target(target, url)
 
 
@@ -252,7 +248,7 @@ def test_missing_manifest_in_the_chosen_sets_fails_like_duplicity(two_chains: Ta
     copy = workdir / "no-manifest"
     shutil.copytree(two_chains.path, copy)
     (copy / f"duplicity-inc.{format_time(I1)}.to.{format_time(I2)}.manifest.gpg").unlink()
-    result = run_duplicity(
+    result = duplicity().run(
         "restore",
         "--dry-run",
         "--archive-dir",

@@ -21,10 +21,9 @@ import boto3
 import pytest
 
 from glacierable.cli.main import main
-from glacierable_dev.duplicity_runner import DUPLICITY, DuplicityRunner
+from glacierable_dev.duplicity_runner import DUPLICITY, PAR2, PAR2_MISSING_REASON, DuplicityRunner
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.source_tree import SourceTree, compare, hash_tree
-from tests.duplicity_tool import PAR2, PAR2_MISSING_REASON
 
 pytestmark = pytest.mark.duplicity
 
@@ -49,7 +48,7 @@ def backup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backup]:
         pytest.skip(PAR2_MISSING_REASON)
     workdir = tmp_path_factory.mktemp("printed")
     with MotoServer() as server:
-        runner = DuplicityRunner(server.url, "secret", workdir / "gnupg", workdir / "tmp").prepare()
+        runner = DuplicityRunner.in_folder(workdir, endpoint_url=server.url, passphrase="secret")
         boto3.client("s3", endpoint_url=server.url).create_bucket(Bucket=BUCKET)
         tree = SourceTree(workdir / "source", files=6)
         url = f"par2+boto3+s3://{BUCKET}/{FOLDER}"

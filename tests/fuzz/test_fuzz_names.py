@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from glacierable.classify import UNKNOWN, classify
 from glacierable.names import Kind, format_time, parse_name
-from tests.duplicity_tool import Scenario, duplicity_fields
+from tests.duplicity_scenarios import Scenario, duplicity_fields
 from tests.fuzz import ANY_TEXT
 
 FUZZ = settings.get_profile("fuzz")

@@ -13,7 +13,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from glacierable.names import DuplicityName, Kind, format_time, parse_name, parse_time_string
-from tests.duplicity_tool import Scenario, duplicity_fields
+from tests.duplicity_scenarios import Scenario, duplicity_fields
 
 T1, T1_EPOCH = "20231114T221320Z", 1_700_000_000
 T2, T2_EPOCH = "20231114T231320Z", 1_700_003_600

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from glacierable_dev.source_tree import SourceTree
-from tests.duplicity_tool import write_random
+from glacierable_dev.source_tree import SourceTree, write_random
 
 DAY = 86_400
 FULL_AT = 1_700_000_000

@@ -1,128 +1,23 @@
-"""Run the real duplicity (from this venv) against local `file://` targets, offline and with fixed times."""
+"""Backups that make every kind of name duplicity writes, and what duplicity's own parser says of each.
+
+Shared by tests/data/record_duplicity_names.py (which records tests/data/duplicity_names.json),
+tests/e2e/test_duplicity_names.py (which makes them afresh) and the name tests that read the record.
+"""
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
-import random
 import re
 import shutil
-import subprocess
-import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DUPLICITY = Path(sys.executable).parent / "duplicity"
-"""The venv's `duplicity` script (installed by requirements-dev.txt)."""
-
-PAR2 = shutil.which("par2")
-"""The `par2` binary that `par2+file://` targets need, or None when it is not installed."""
-
-PAR2_MISSING_REASON = "the par2 binary is not installed (apt-get install par2)"
-
-FAST_GPG_OPTIONS = "--s2k-count 65536"
-"""Passed to gpg by `backup` when encrypting: a cheap passphrase derivation keeps tests fast."""
-
-_gnupg_home: Path | None = None
-
-
-class DuplicityFailed(subprocess.CalledProcessError):
-    """duplicity exited non-zero; the message carries its output, which CalledProcessError hides."""
-
-    def __str__(self) -> str:
-        return (
-            f"{super().__str__()}\n--- stdout ---\n{str(self.stdout)[-4000:]}\n"
-            f"--- stderr ---\n{str(self.stderr)[-4000:]}"
-        )
-
-
-def file_url(path: Path) -> str:
-    """The `file://` URL duplicity expects for a local folder."""
-    return f"file://{path.resolve()}"
-
-
-def par2_url(path: Path) -> str:
-    """The `par2+file://` URL: duplicity writes par2 recovery files beside every file."""
-    return f"par2+{file_url(path)}"
-
-
-def _private_gnupg_home() -> Path:
-    # gpg insists on a home; a private one keeps tests off the user's keyring and agent.
-    global _gnupg_home
-    if _gnupg_home is None:
-        _gnupg_home = Path(tempfile.mkdtemp(prefix="glacierable-gnupg-"))
-        _gnupg_home.chmod(0o700)
-        atexit.register(shutil.rmtree, _gnupg_home, ignore_errors=True)
-    return _gnupg_home
-
-
-def run_duplicity(
-    *args: str,
-    passphrase: str | None = "test",
-    check: bool = True,
-    env: Mapping[str, str] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    """Run `duplicity ARGS...` with PASSPHRASE set (unless None) and a private GNUPGHOME; raise on failure."""
-    full_env = dict(os.environ)
-    full_env.pop("PASSPHRASE", None)
-    full_env.pop("SIGN_PASSPHRASE", None)
-    full_env["GNUPGHOME"] = str(_private_gnupg_home())
-    full_env["LC_ALL"] = full_env["LANG"] = "C.UTF-8"
-    # par2 (OpenMP) spins one thread per core: on a busy 2-core machine one tiny file took 27 s, not 0.3 s.
-    full_env.setdefault("OMP_NUM_THREADS", "1")
-    if passphrase is not None:
-        full_env["PASSPHRASE"] = passphrase
-    if env is not None:
-        full_env.update(env)
-    result = subprocess.run(
-        [str(DUPLICITY), *args],
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if check and result.returncode != 0:
-        raise DuplicityFailed(result.returncode, result.args, result.stdout, result.stderr)
-    return result
-
-
-def backup(
-    source: Path,
-    target_url: str,
-    *,
-    full: bool,
-    at: int,
-    archive_dir: Path,
-    options: Sequence[str] = (),
-) -> None:
-    """One full or incremental backup of `source` to `target_url`, timestamped `at` (epoch seconds)."""
-    # gpg's default key derivation costs ~0.5 s per file here; names and contents' format are unchanged.
-    fast_gpg = [] if "--no-encryption" in options else [f"--gpg-options={FAST_GPG_OPTIONS}"]
-    run_duplicity(
-        "full" if full else "incremental",
-        "--archive-dir",
-        str(archive_dir),
-        "--current-time",
-        str(at),
-        "--no-print-statistics",
-        *fast_gpg,
-        *options,
-        str(source),
-        target_url,
-    )
-
-
-def list_names(target_dir: Path) -> list[str]:
-    """The names of the files duplicity wrote into a `file://` target folder, sorted."""
-    return sorted(entry.name for entry in target_dir.iterdir() if entry.is_file())
-
-
-# --- Scenarios that make every kind of name, and what duplicity's own parser says about each name. ---
-# Shared by tests/data/record_duplicity_names.py (which records tests/data/duplicity_names.json) and
-# tests/e2e/test_duplicity_names.py (which makes them afresh).
+from glacierable_dev.duplicity_runner import DuplicityRunner, file_url, par2_url
+from glacierable_dev.source_tree import write_random
 
 FULL_AT = 1_700_000_000
 """The full backup's time in every scenario: 20231114T221320Z."""
@@ -203,15 +98,13 @@ SCENARIOS = (
 """Every kind of name duplicity 3 writes: volumes, manifests, signatures, jsonstat; .gpg/.gz/none; par2."""
 
 
-def write_random(path: Path, size: int, seed: int, *, at: int) -> None:
-    """Write `size` seeded, incompressible bytes to `path`, dated `at` (epoch seconds).
-
-    Seeded and incompressible, so every run gives the same number of 1 MB volumes. duplicity sees a
-    change by the integer mtime alone: dating each write by the `--current-time` of the backup that
-    follows it makes every change visible to that backup, however fast the machine writes.
-    """
-    path.write_bytes(random.Random(seed).randbytes(size))
-    os.utime(path, (at, at))
+@functools.cache
+def duplicity() -> DuplicityRunner:
+    """The tests' runner for local targets: passphrase "test", in a private folder removed at exit."""
+    # Made on first use, not on import: the name tests import this module without running duplicity.
+    root = Path(tempfile.mkdtemp(prefix="glacierable-duplicity-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    return DuplicityRunner.in_folder(root, passphrase="test")
 
 
 def run_scenario(scenario: Scenario, workdir: Path) -> list[str]:
@@ -225,8 +118,8 @@ def run_scenario(scenario: Scenario, workdir: Path) -> list[str]:
     for k, at in enumerate(scenario.times):
         if k:
             write_random(source / f"inc{k}.bin", scenario.increment_bytes, seed=k + 1, at=at)
-        backup(source, url, full=k == 0, at=at, archive_dir=archive, options=scenario.options)
-    return list_names(target)
+        duplicity().backup(source, url, full=k == 0, at=at, archive_dir=archive, options=scenario.options)
+    return sorted(entry.name for entry in target.iterdir() if entry.is_file())
 
 
 def duplicity_fields(name: str, scenario: Scenario) -> dict[str, object] | None:
