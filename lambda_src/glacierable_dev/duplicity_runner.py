@@ -199,11 +199,6 @@ def error_lines(result: Result, needles: Sequence[str] = ("Error", "error", "Giv
     return list(seen)
 
 
-def s3_url(bucket: str, folder: str) -> str:
-    """duplicity's URL for a folder of a bucket."""
-    return f"boto3+s3://{bucket}/{folder.strip('/')}"
-
-
 def file_url(path: Path) -> str:
     """The `file://` URL duplicity expects for a local folder."""
     return f"file://{path.resolve()}"

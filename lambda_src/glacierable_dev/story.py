@@ -26,9 +26,10 @@ from glacierable.clients import s3_client
 from glacierable.lifecycle_store import apply_rules, read_config
 from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
+from glacierable.prefixes import duplicity_url
 from glacierable.prefixes import folder as folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
-from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines, s3_url
+from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.lambdas import LocalLambdas, delete, offline_environ, patched_environ, receive_all
 from glacierable_dev.report import (
@@ -151,7 +152,7 @@ class _Story:
         self.after_restore = after_restore
         self.timings = Timings()
         self.folder = folder_of(options.folder)
-        self.url = s3_url(options.bucket, options.folder)
+        self.url = duplicity_url(options.bucket, options.folder)
         self.backups: list[_Backup] = []
         self.problems: list[str] = []
         self.mismatches: dict[str, list[str]] = {}
@@ -587,8 +588,8 @@ class _Story:
         self.wait_latest()
 
     def wait_latest(self) -> None:
-        from glacierable.cli import restore_cmd  # the CLI's own wait loop and duplicity command
         from glacierable.restore_request import RestoreRequest
+        from glacierable_cli import restore_cmd  # the CLI's own wait loop and duplicity command
 
         request = RestoreRequest.from_json(
             {"prefix": self.options.folder, "time": str(self.now)}, now=self.now
@@ -619,7 +620,7 @@ class _Story:
         stderr.flush()
 
     def cli(self, argv: list[str]) -> None:
-        from glacierable.cli.main import main  # imported late: the CLI is the product's, not the demo's
+        from glacierable_cli.main import main  # imported late: the CLI is the product's, not the demo's
 
         self.p.command("glacierable " + " ".join(_quote_demo(arg) for arg in argv))
         with self.indented():

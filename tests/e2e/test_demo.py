@@ -13,9 +13,9 @@ import pytest
 
 from glacierable import TAG_KEY
 from glacierable.classify import classify
-from glacierable.cli.main import main
 from glacierable.clients import s3_client
 from glacierable.names import Kind, parse_name
+from glacierable_cli.main import main
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.story import StoryOptions, StoryResult, run_story
 from glacierable_dev.transition import SMALL_OBJECT_BYTES

@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from glacierable.cli.main import main
+from glacierable_cli.main import main
 from glacierable_dev.duplicity_runner import DUPLICITY, PAR2, PAR2_MISSING_REASON, DuplicityRunner
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.source_tree import SourceTree, compare, hash_tree

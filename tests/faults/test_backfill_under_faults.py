@@ -10,8 +10,8 @@ import pytest
 from glacierable import TAG_KEY
 from glacierable.backfill import backfill
 from glacierable.classify import is_glacierable
-from glacierable.cli.main import main
 from glacierable.clients import s3_client
+from glacierable_cli.main import main
 from glacierable_dev.fault_proxy import Fate, LatencyProxy
 from tests.faults import ISSUE_FAULTS, backup_keys, put_objects, tags_in_s3, unanswered, wrong
 

@@ -14,7 +14,6 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError
 
 from glacierable.backfill import BackfillError, backfill
-from glacierable.cli.main import main
 from glacierable.clients import (
     CONNECT_ATTEMPTS,
     MAX_ATTEMPTS,
@@ -22,6 +21,7 @@ from glacierable.clients import (
     s3_client,
     sqs_client,
 )
+from glacierable_cli.main import main
 from glacierable_dev.fault_proxy import LatencyProxy, ProxySettings
 
 FAST = 5.0

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 import pytest
 
 from glacierable.batches import split_keys
-from glacierable.cli.main import main
 from glacierable.clients import s3_client
 from glacierable.object_status import StatusError, load_plan
 from glacierable.pricing import Tier
 from glacierable.restore import RestoreReport, restore_batch
+from glacierable_cli.main import main
 from glacierable_dev.fault_proxy import Fate, LatencyProxy
 from tests.faults import ISSUE_FAULTS, keys_of, put_objects, restore_headers, unanswered
 

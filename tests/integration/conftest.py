@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from glacierable.cli import main, restore_cmd
 from glacierable.clients import s3_client
+from glacierable_cli import main, restore_cmd
 from glacierable_dev.emulator import MotoServer
 from tests.integration.test_restore import Backup, count_restores, upload_two_chains
 
@@ -61,8 +61,8 @@ class Cli:
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint_url: str, bucket: str
 ) -> Cli:
-    if "glacierable.cli.restore_cmd" not in main.COMMAND_MODULES:
-        monkeypatch.setattr(main, "COMMAND_MODULES", (*main.COMMAND_MODULES, "glacierable.cli.restore_cmd"))
+    if "glacierable_cli.restore_cmd" not in main.COMMAND_MODULES:
+        monkeypatch.setattr(main, "COMMAND_MODULES", (*main.COMMAND_MODULES, "glacierable_cli.restore_cmd"))
     runner = Cli(capsys, endpoint_url, bucket)
 
     def counting_client(**kwargs: Any) -> S3Client:

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from botocore.exceptions import ClientError
 
-from glacierable.cli import backfill_cmd
-from glacierable.cli.main import main
 from glacierable.clients import s3_client
-from glacierable.progress import ProgressBar
+from glacierable_cli import backfill_cmd
+from glacierable_cli.main import main
+from glacierable_cli.progress import ProgressBar
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

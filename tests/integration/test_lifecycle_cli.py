@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from glacierable.cli.main import main
 from glacierable.lifecycle import ABORT_MPU_RULE_ID, ARCHIVE_RULE_ID, our_rules
 from glacierable.lifecycle_store import read_rules
+from glacierable_cli.main import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
-from glacierable.cli import main, restore_cmd
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.plan import DuplicityPrefixes
+from glacierable_cli import main, restore_cmd
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.conftest import Cli
 from tests.integration.test_restore import (

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from glacierable.cli import main, restore_cmd
 from glacierable.restore import KeyFailure, RestoreReport
+from glacierable_cli import main, restore_cmd
 from tests.integration.conftest import Cli, Result
 from tests.integration.test_restore import Backup, upload_two_chains
 

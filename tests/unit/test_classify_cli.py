@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from glacierable.cli.main import main
+from glacierable_cli.main import main
 
 VOLUME = "backups/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
 MANIFEST = "backups/duplicity-full.20231114T221320Z.manifest.gpg"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from glacierable.cli.main import main
 from glacierable.clients import EndpointError, check_endpoint_url, s3_client
+from glacierable_cli.main import main
 
 # Every command that talks to S3 (classify is offline), with the least it needs to get past parsing.
 COMMANDS = {

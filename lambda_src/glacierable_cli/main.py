@@ -13,11 +13,11 @@ from glacierable.clients import EndpointError, check_endpoint_url
 # Each module exposes `register(subparsers)`, which adds its commands and sets `func` on them.
 # `func(args) -> int` returns the exit code.
 COMMAND_MODULES = (
-    "glacierable.cli.classify_cmd",
-    "glacierable.cli.backfill_cmd",
-    "glacierable.cli.lifecycle_cmd",
-    "glacierable.cli.restore_cmd",
-    "glacierable.cli.demo_cmd",
+    "glacierable_cli.classify_cmd",
+    "glacierable_cli.backfill_cmd",
+    "glacierable_cli.lifecycle_cmd",
+    "glacierable_cli.restore_cmd",
+    "glacierable_cli.demo_cmd",
 )
 
 

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Iterable, Iterator
 
 from glacierable.classify import classify
-from glacierable.cli.output import print_json, printable
 from glacierable.names import parse_name
+from glacierable_cli.output import print_json, printable
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from glacierable.cli import main
+from glacierable_cli import main
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

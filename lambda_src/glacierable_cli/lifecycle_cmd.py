@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glacierable.cli import main
-from glacierable.cli.output import print_json
 from glacierable.clients import s3_client
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
@@ -25,6 +23,8 @@ from glacierable.lifecycle import (
     validate_storage_class,
 )
 from glacierable.lifecycle_store import LifecycleConfig, plan_apply, plan_remove, read_config, replace_rules
+from glacierable_cli import main
+from glacierable_cli.output import print_json
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -83,7 +83,7 @@ def _bucket(args: argparse.Namespace) -> str:
 
 
 def _print(document: dict[str, Any]) -> None:
-    # The only output, always machine-readable: one JSON Lines record (glacierable.cli.output).
+    # The only output, always machine-readable: one JSON Lines record (glacierable_cli.output).
     print_json("lifecycle", document)
 
 

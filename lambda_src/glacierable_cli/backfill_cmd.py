@@ -12,13 +12,13 @@ from glacierable.backfill import (
     BackfillSummary,
     backfill,
 )
-from glacierable.cli import main
-from glacierable.cli.output import print_json
 from glacierable.clients import s3_client
 from glacierable.prefixes import PrefixError, duplicity_url, key_prefix
 from glacierable.prefixes import folder as folder_of
-from glacierable.progress import ProgressBar
 from glacierable.tagging import Action
+from glacierable_cli import main
+from glacierable_cli.output import print_json
+from glacierable_cli.progress import ProgressBar
 
 MAX_FAILURES_SHOWN = 20
 

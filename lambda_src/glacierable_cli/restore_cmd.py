@@ -21,8 +21,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable import restore_flow
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch
-from glacierable.cli import main
-from glacierable.cli.output import print_json, printable
 from glacierable.clients import s3_client
 from glacierable.listing import ListingError
 from glacierable.names import format_time
@@ -30,10 +28,12 @@ from glacierable.object_status import State, StatusError, StatusReport, load_pla
 from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan
 from glacierable.prefixes import duplicity_url
 from glacierable.pricing import GIB, RestoreCost, Tier, cost_assumptions
-from glacierable.progress import ProgressBar
 from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport
 from glacierable.restore_request import DEFAULT_DAYS, MAX_DAYS, MIN_DAYS, RequestError, RestoreRequest
 from glacierable.timespec import ACCEPTED_FORMS, time_argument
+from glacierable_cli import main
+from glacierable_cli.output import print_json, printable
+from glacierable_cli.progress import ProgressBar
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
