@@ -22,10 +22,11 @@ from glacierable import restore_flow
 from glacierable.backfill import describe_error
 from glacierable.batches import Batch
 from glacierable.clients import s3_client
+from glacierable.duplicity_command import TARGET_PREFIX, duplicity_command
 from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import State, StatusError, StatusReport, load_plan
-from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan
+from glacierable.plan import PlanError, RestorePlan
 from glacierable.prefixes import duplicity_url
 from glacierable.pricing import GIB, RestoreCost, Tier, cost_assumptions
 from glacierable.restore import DEFAULT_CONCURRENCY, MAX_CONCURRENCY, RestoreReport
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
 DEFAULT_INTERVAL = 60.0
 MAX_FAILURES_SHOWN = 20
 LAMBDA_READ_TIMEOUT = 960  # longer than a Lambda's 15 minutes: a timed-out read would invoke it again
-TARGET_PREFIX = "duplicity-restore-"
-"""The printed duplicity command restores into ./duplicity-restore-<time> unless --target says otherwise."""
 
 _PREFIX_OPTIONS = (
     ("--file-prefix", "file_prefix"),
@@ -608,31 +607,6 @@ def wait_until_readable(
 
 
 # --- the commands printed for the next step -------------------------------------------------------
-
-
-def duplicity_command(
-    bucket: str,
-    folder: str,
-    restore_time: int,
-    prefixes: DuplicityPrefixes,
-    endpoint_url: str | None,
-    *,
-    par2: bool = False,
-    target: str | None = None,
-) -> str:
-    """The `duplicity restore` command line that reads exactly the planned objects, ready to paste.
-
-    `par2` backups need the `par2+` URL (duplicity reads `.par2` files as volumes without it); the time
-    is one duplicity reads back exactly; the target defaults to a new folder named for the time.
-    """
-    parts = ["duplicity", "restore", "-t", time_argument(restore_time), *prefixes.options()]
-    if endpoint_url:
-        parts += ["--s3-endpoint-url", endpoint_url]
-    parts += [
-        duplicity_url(bucket, folder, par2=par2),
-        target or f"{TARGET_PREFIX}{format_time(restore_time)}",
-    ]
-    return shlex.join(parts)
 
 
 def _duplicity_command_for(

@@ -9,31 +9,34 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager, redirect_stderr, redirect_stdout
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
 from glacierable import TAG_KEY
 from glacierable.classify import classify
 from glacierable.clients import s3_client
+from glacierable.duplicity_command import duplicity_command
 from glacierable.lifecycle_store import apply_rules, read_config
 from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
 from glacierable.prefixes import duplicity_url
 from glacierable.prefixes import folder as folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
+from glacierable.restore_flow import Poll, wait_until_readable
+from glacierable.restore_request import RestoreRequest
 from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.lambdas import LocalLambdas, delete, offline_environ, patched_environ, receive_all
 from glacierable_dev.report import (
-    IndentedWriter,
     Printer,
     Timings,
     money,
@@ -130,8 +133,6 @@ def run_story(
             server = MotoServer()
             stack.callback(server.stop)
         story = _Story(options, server, workdir, Printer(stream), after_restore)
-        # The story's own output and that of the CLI commands it runs go to one stream.
-        stack.enter_context(redirect_stdout(stream))
         return story.run()
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow exceptions)
 
@@ -588,45 +589,44 @@ class _Story:
         self.wait_latest()
 
     def wait_latest(self) -> None:
-        from glacierable.restore_request import RestoreRequest
-        from glacierable_cli import restore_cmd  # the CLI's own wait loop and duplicity command
-
         request = RestoreRequest.from_json(
             {"prefix": self.options.folder, "time": str(self.now)}, now=self.now
         )
-        with self.indented():
-            status = restore_cmd.wait_until_readable(
-                self.s3,
-                self.options.bucket,
-                request,
-                self.now,
-                interval=self.options.poll_interval,
-                concurrency=16,
-            )
+
+        def show(poll: Poll) -> None:
+            counts = ", ".join(f"{n} {state}" for state, n in poll.status.counts().items() if n)
+            self.p.block(f"{poll.status.readable_count}/{len(poll.status.objects)} readable ({counts})")
+
+        status = wait_until_readable(
+            self.s3,
+            self.options.bucket,
+            request,
+            self.now,
+            interval=self.options.poll_interval,
+            concurrency=16,
+            on_poll=show,
+        )
         self.p.block(f"{status.readable_count}/{len(status.objects)} needed objects readable")
         self.p.block(
-            restore_cmd.duplicity_command(
+            duplicity_command(
                 self.options.bucket, request.folder, self.now, request.prefixes, self.server.url
             )
         )
 
-    @contextmanager
-    def indented(self) -> Iterator[None]:
-        """Indent what the CLI code prints, on stdout and on stderr (its progress bar), like the story."""
-        stdout, stderr = IndentedWriter(sys.stdout), IndentedWriter(sys.stderr)
-        with redirect_stdout(cast("TextIO", stdout)), redirect_stderr(cast("TextIO", stderr)):
-            yield
-        stdout.flush()
-        stderr.flush()
-
     def cli(self, argv: list[str]) -> None:
-        from glacierable_cli.main import main  # imported late: the CLI is the product's, not the demo's
-
+        """Run the real `glacierable` command, as a user would, and show what it prints."""
         self.p.command("glacierable " + " ".join(_quote_demo(arg) for arg in argv))
-        with self.indented():
-            code = main(argv)
-        if code != 0:
-            raise StoryFailed(f"glacierable {argv[0]} exited with {code}")
+        completed = subprocess.run(
+            [sys.executable, "-m", "glacierable_cli", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # progress and summary in the order the user would see them
+            text=True,
+            check=False,
+        )
+        self.p.block(completed.stdout.rstrip("\n"))
+        if completed.returncode != 0:
+            raise StoryFailed(f"glacierable {argv[0]} exited with {completed.returncode}")
 
     # --- 7 -----------------------------------------------------------------------------------------
 

@@ -16,7 +16,6 @@ import pytest
 
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
-from glacierable.plan import DuplicityPrefixes
 from glacierable_cli import main, restore_cmd
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.conftest import Cli
@@ -298,28 +297,6 @@ def test_function_mode_wait_follows_the_lambda_and_its_workers(
     assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
     assert result.out.strip().splitlines()[-1].startswith("duplicity restore -t ")
     assert f" boto3+s3://{cli.bucket}/backups/host1 duplicity-restore-" in result.out
-
-
-# --- the duplicity command ------------------------------------------------------------------------
-
-
-def test_duplicity_command_carries_prefixes_and_quotes_what_the_shell_needs() -> None:
-    command = restore_cmd.duplicity_command(
-        "bkt", "my backups/h1/", 1700000000, DuplicityPrefixes(file_prefix="h1_", archive="data_"), None
-    )
-    assert command == (
-        "duplicity restore -t 20231114T221320Z --file-prefix h1_ --file-prefix-archive data_ "
-        "'boto3+s3://bkt/my backups/h1' duplicity-restore-20231114T221320Z"
-    )
-
-
-def test_duplicity_command_for_the_bucket_root() -> None:
-    command = restore_cmd.duplicity_command(
-        "bkt", "", 1700000000, DuplicityPrefixes(), "http://127.0.0.1:5000"
-    )
-    assert command.endswith(
-        "--s3-endpoint-url http://127.0.0.1:5000 boto3+s3://bkt duplicity-restore-20231114T221320Z"
-    )
 
 
 def test_eta_counts_down_the_tier_range() -> None:
