@@ -34,6 +34,7 @@ $(CDK):
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install
 	$(BIN)/mypy lambda_src infra app.py tests bench

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable import TAG_KEY
+from glacierable.aws_errors import describe_error
 from glacierable.classify import Decision, classify
 from glacierable.clients import EndpointUnreachableError
 from glacierable.tagging import Action, TagResult, tag_object
@@ -391,16 +392,3 @@ class _PageStream:
             except queue.Full:
                 continue
         return False
-
-
-def describe_error(error: BaseException) -> str:
-    """One line naming the S3 error code and message, or the exception type for anything else."""
-    if isinstance(error, ClientError):
-        details = error.response.get("Error", {})
-        code = details.get("Code") or "Unknown"
-        message = details.get("Message") or ""
-        detail = f"{code}: {message}" if message else code
-        return f"{detail} ({error.operation_name})"
-    if isinstance(error, EndpointUnreachableError):  # "cannot reach S3 at URL: connection refused"
-        return str(error)
-    return f"{type(error).__name__}: {error}"

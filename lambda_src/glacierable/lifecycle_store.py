@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from glacierable.aws_errors import error_code
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
     DEFAULT_STORAGE_CLASS,
@@ -35,11 +36,6 @@ class LifecycleConfig:
     rules: list[Rule] = field(default_factory=list)
     transition_default_minimum_object_size: str | None = None
     """`all_storage_classes_128K` (S3's default) or `varies_by_storage_class`; kept as the owner set it."""
-
-
-def error_code(exc: ClientError) -> str:
-    """The S3 error code of a ClientError ('' if absent)."""
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 def read_config(client: S3Client, bucket: str) -> LifecycleConfig:

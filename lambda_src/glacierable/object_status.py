@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glacierable.backfill import describe_error
+from glacierable.aws_errors import describe_error, http_status
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
 from glacierable.names import Kind, parse_name
 from glacierable.plan import DuplicityPrefixes, NoChainsError, RestorePlan, plan_restore
@@ -259,7 +259,7 @@ def _head(client: S3Client, bucket: str, obj: ListedObject) -> tuple[ListedObjec
     try:
         response: Any = client.head_object(Bucket=bucket, Key=obj.key)
     except ClientError as error:
-        if _status(error) == 404:
+        if http_status(error) == 404:
             return None, None  # deleted since the listing: its restore request will report it
         return None, f"{obj.key}: {describe_error(error)}"
     except BotoCoreError as error:
@@ -271,8 +271,3 @@ def _head(client: S3Client, bucket: str, obj: ListedObject) -> tuple[ListedObjec
         return None, f"{obj.key}: {error}"
     storage_class = str(response.get("StorageClass") or "STANDARD")
     return replace(obj, storage_class=storage_class, restore=restore), None
-
-
-def _status(error: ClientError) -> int | None:
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status if isinstance(status, int) else None

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glacierable.aws_errors import error_code, error_message
 from glacierable.batches import Batch
 from glacierable.pricing import Tier
 
@@ -208,17 +209,17 @@ def _restore_one(
         try:
             return _request(client, bucket, key, tier, days), None, False
         except ClientError as error:
-            unavailable = _code(error) == "GlacierExpeditedRetrievalNotAvailable"
+            unavailable = error_code(error) == "GlacierExpeditedRetrievalNotAvailable"
             if not (unavailable and expedited_fallback and tier is Tier.EXPEDITED):
                 raise
         fell_back = True
         return _request(client, bucket, key, Tier.STANDARD, days), None, True
     except ClientError as error:
-        code = _code(error)
+        code = error_code(error)
         outcome = _outcome_of_error(code)
         if outcome is not None:
             return outcome, None, fell_back
-        message = str(error.response.get("Error", {}).get("Message") or error)
+        message = error_message(error)
         return Outcome.FAILED, KeyFailure(key, code, message), fell_back
     except BotoCoreError as error:  # connection errors after retries, bad endpoints
         return Outcome.FAILED, KeyFailure(key, type(error).__name__, str(error)), fell_back
@@ -240,7 +241,3 @@ def _outcome_of_error(code: str) -> Outcome | None:
     if code == "InvalidObjectState":
         return Outcome.NOT_ARCHIVED
     return None
-
-
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code") or "Unknown")

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
+from glacierable.aws_errors import error_code, http_status
 from glacierable.classify import classify
 from glacierable.tags import TooManyTagsError, merge_glacierable
 
@@ -43,12 +44,11 @@ _GONE_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 
 def is_gone(error: ClientError) -> bool:
     """True when the error says the object or version no longer exists (but not that the bucket is gone)."""
-    code = error.response.get("Error", {}).get("Code", "")
+    code = error_code(error, default="")
     if code in _GONE_CODES:
         return True
     # A missing bucket is a configuration error, never a quietly skipped object.
-    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return status == 404 and code != "NoSuchBucket"
+    return http_status(error) == 404 and code != "NoSuchBucket"
 
 
 def tag_object(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glacierable.aws_errors import error_code, error_message
 from glacierable.clients import s3_client
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
@@ -152,10 +153,8 @@ def _guarded(run: Command) -> Command:
         try:
             result: int = run(args)
         except ClientError as exc:
-            error = exc.response.get("Error", {})
             print(
-                f"{command}: error: {error.get('Code', 'Error')}: {error.get('Message', exc)} "
-                f"(bucket {args.bucket})",
+                f"{command}: error: {error_code(exc, 'Error')}: {error_message(exc)} (bucket {args.bucket})",
                 file=sys.stderr,
             )
             return 1

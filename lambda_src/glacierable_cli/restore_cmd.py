@@ -19,7 +19,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable import restore_flow
-from glacierable.backfill import describe_error
+from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch
 from glacierable.clients import s3_client
 from glacierable.duplicity_command import TARGET_PREFIX, duplicity_command

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
+from glacierable.aws_errors import error_code
 from glacierable.clients import s3_client
 from glacierable.lifecycle import (
     ABORT_MPU_RULE_ID,
@@ -27,7 +28,7 @@ from glacierable.lifecycle import (
     validate_prefix,
     validate_storage_class,
 )
-from glacierable.lifecycle_store import apply_rules, error_code, remove_our_rules
+from glacierable.lifecycle_store import apply_rules, remove_our_rules
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext

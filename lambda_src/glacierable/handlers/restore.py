@@ -18,7 +18,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glacierable.backfill import describe_error
+from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, group_for_send
 from glacierable.clients import s3_client, sqs_client
 from glacierable.plan import PlanError

@@ -23,7 +23,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
-from glacierable.backfill import describe_error
+from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, BatchError
 from glacierable.clients import s3_client, sqs_client
 from glacierable.handlers.restore import ConfigError

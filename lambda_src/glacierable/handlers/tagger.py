@@ -10,6 +10,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from glacierable.aws_errors import error_code
 from glacierable.clients import s3_client
 from glacierable.events import S3Notification, parse_event
 from glacierable.tagging import Action, TagResult, tag_object
@@ -54,9 +55,9 @@ def _metric_for(result: TagResult) -> str:
 
 
 def _error_code(error: Exception) -> str:
-    if isinstance(error, ClientError):
-        return str(error.response.get("Error", {}).get("Code", "ClientError"))
-    return type(error).__name__
+    return (
+        error_code(error, default="ClientError") if isinstance(error, ClientError) else type(error).__name__
+    )
 
 
 def _tag_all(notification: S3Notification, archive_unknown: bool, counts: Counter[str]) -> list[str]:
