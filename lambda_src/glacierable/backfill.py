@@ -10,7 +10,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -22,6 +21,7 @@ from glacierable import TAG_KEY
 from glacierable.aws_errors import describe_error
 from glacierable.classify import Decision, classify
 from glacierable.clients import EndpointUnreachableError
+from glacierable.fanout import bounded_map
 from glacierable.tagging import Action, TagResult, tag_object
 from glacierable.tags import MAX_TAGS
 
@@ -214,13 +214,7 @@ def _tag_all(
     modified_since: datetime | None,
     on_progress: ProgressCallback | None,
 ) -> None:
-    outcomes: queue.SimpleQueue[_Outcome] = queue.SimpleQueue()
-    # Bounds submitted-but-unfinished work, so listing never runs away from tagging.
-    slots = threading.BoundedSemaphore(concurrency * (1 + _QUEUED_PER_WORKER))
-    submitted = 0
-    collected = 0
-
-    def tag_one(listed: Listed) -> None:
+    def tag_one(listed: Listed) -> _Outcome:
         try:
             result = tag_object(
                 client,
@@ -229,20 +223,17 @@ def _tag_all(
                 version_id=listed.version_id,
                 archive_unknown=archive_unknown,
             )
-            outcomes.put(_Outcome(listed, result, None))
+            return _Outcome(listed, result, None)
         except Exception as error:  # any error on one object is that object's failure, not the run's
-            outcomes.put(_Outcome(listed, None, error))
-        finally:
-            slots.release()
+            return _Outcome(listed, None, error)
 
-    def collect(block: bool) -> None:
-        nonlocal collected
-        before = collected
-        while collected < submitted:
-            try:
-                outcome = outcomes.get(block=block and collected == before)
-            except queue.Empty:
-                break
+    collected = 0
+    listing = _selected(client, summary, modified_since)
+    try:
+        # A listing that fails part-way raises here once the objects handed out are tagged and counted.
+        for _, outcome in bounded_map(
+            tag_one, listing, concurrency=concurrency, backlog=_QUEUED_PER_WORKER, name="backfill"
+        ):
             collected += 1
             if outcome.result is not None:
                 summary.record(outcome.result)
@@ -250,29 +241,9 @@ def _tag_all(
                 assert outcome.error is not None
                 listed = outcome.listed
                 summary.failed.append(Failure(listed.key, describe_error(outcome.error), listed.version_id))
-        if on_progress and collected != before:
-            on_progress(collected, summary.processed)
-
-    executor = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="backfill")
-    try:
-        for listed in _selected(client, summary, modified_since):
-            collect(block=False)
-            slots.acquire()
-            executor.submit(tag_one, listed)
-            submitted += 1
-        while collected < submitted:
-            collect(block=True)
-    except BackfillError:
-        # The listing failed: the objects already handed out still get tagged and reported.
-        while collected < submitted:
-            collect(block=True)
-        raise
-    except BaseException:
-        # Interrupted: drop queued work and let the running requests finish.
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
+            if on_progress:
+                on_progress(collected, summary.processed)
     finally:
-        executor.shutdown(wait=True)
         # Completion order is arbitrary; sorted, reruns and reports compare.
         summary.failed.sort(key=Failure.sort_key)
     if on_progress and collected == 0:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.aws_errors import describe_error, http_status
+from glacierable.fanout import map_in_order
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
 from glacierable.names import Kind, parse_name
 from glacierable.plan import DuplicityPrefixes, NoChainsError, RestorePlan, plan_restore
@@ -188,8 +188,12 @@ def with_head_states(
     targets = [obj for obj in objects if obj.archived and obj.restore is None]
     if not targets:
         return {}
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(targets)), thread_name_prefix="head") as pool:
-        results = list(pool.map(lambda obj: _head(client, bucket, obj), targets))
+    results = map_in_order(
+        lambda obj: _head(client, bucket, obj),
+        targets,
+        concurrency=min(concurrency, len(targets)),
+        name="head",
+    )
     errors = [error for _, error in results if error is not None]
     if errors:
         shown = "; ".join(errors[:MAX_ERRORS_SHOWN])

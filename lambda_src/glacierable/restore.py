@@ -9,7 +9,6 @@ restored (its expiry is extended), 409 RestoreAlreadyInProgress, 503 GlacierExpe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -18,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.aws_errors import error_code, error_message
 from glacierable.batches import Batch
+from glacierable.fanout import bounded_map
 from glacierable.pricing import Tier
 
 if TYPE_CHECKING:
@@ -137,25 +137,17 @@ def request_restores(
     report = RestoreReport()
     if not keys:
         return report
-    executor = ThreadPoolExecutor(max_workers=min(concurrency, len(keys)), thread_name_prefix="restore")
-    try:
-        futures = {
-            executor.submit(_restore_one, client, bucket, key, tier, days, expedited_fallback): key
-            for key in keys
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            outcome, failure, fell_back = future.result()
-            key = futures[future]
-            report.add(key, outcome, failure)
-            if fell_back:
-                report.fell_back.append(key)
-            if on_progress is not None:
-                on_progress(done, len(keys))
-    except BaseException:
-        # Interrupted: drop queued requests, let the running ones finish.
-        executor.shutdown(wait=True, cancel_futures=True)
-        raise
-    executor.shutdown(wait=True)
+
+    def request_one(key: str) -> tuple[Outcome, KeyFailure | None, bool]:
+        return _restore_one(client, bucket, key, tier, days, expedited_fallback)
+
+    requests = bounded_map(request_one, keys, concurrency=min(concurrency, len(keys)), name="restore")
+    for done, (key, (outcome, failure, fell_back)) in enumerate(requests, start=1):
+        report.add(key, outcome, failure)
+        if fell_back:
+            report.fell_back.append(key)
+        if on_progress is not None:
+            on_progress(done, len(keys))
     return report
 
 
@@ -197,8 +189,8 @@ def already_requested(
         except (ClientError, BotoCoreError):
             return False
 
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(keys)), thread_name_prefix="head") as pool:
-        return {key for key, done in zip(keys, pool.map(accepted, keys), strict=True) if done}
+    heads = bounded_map(accepted, keys, concurrency=min(concurrency, len(keys)), name="head")
+    return {key for key, done in heads if done}
 
 
 def _restore_one(

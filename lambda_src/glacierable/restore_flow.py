@@ -11,11 +11,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from glacierable.batches import Batch, split_keys
+from glacierable.fanout import map_in_order
 from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
 from glacierable.plan import RestorePlan
@@ -115,17 +115,14 @@ def request_batches(
 
         return restore_batch(client, batches[index], concurrency=per_batch, on_progress=progress)
 
-    pool = ThreadPoolExecutor(max_workers=side_by_side, thread_name_prefix="batch")
     try:
-        for batch_report in pool.map(run, range(len(batches))):
+        for batch_report in map_in_order(run, range(len(batches)), concurrency=side_by_side, name="batch"):
             report.merge(batch_report)
     except KeyboardInterrupt:
-        # Batches under way finish (S3 took their requests); the rest never start. Report what was sent.
-        pool.shutdown(wait=True, cancel_futures=True)
+        # Batches under way have finished (S3 took their requests); the rest never started.
         with lock:
             sent = sum(done_by_batch)
         raise RestoreInterrupted(sent, total) from None
-    pool.shutdown(wait=True)
     return report
 
 
