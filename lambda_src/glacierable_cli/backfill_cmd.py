@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from glacierable.backfill import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
     BackfillError,
     BackfillSummary,
+    Failure,
     backfill,
 )
 from glacierable.clients import s3_client
 from glacierable.prefixes import PrefixError, duplicity_url, key_prefix
 from glacierable.prefixes import folder as folder_of
 from glacierable.tagging import Action
-from glacierable_cli import main
+from glacierable_cli import options
+from glacierable_cli.errors import CommandError, ExitCode, UsageError
 from glacierable_cli.output import print_json
-from glacierable_cli.progress import ProgressBar
-
-MAX_FAILURES_SHOWN = 20
+from glacierable_cli.render import Renderer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "nothing at all is listed under a non-empty PREFIX."
         ),
     )
-    parser.add_argument("--bucket", required=True, help="the bucket duplicity writes to")
+    options.add_bucket_option(parser, help_text="the bucket duplicity writes to")
     parser.add_argument(
         "--prefix",
         default="",
@@ -43,18 +42,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "hosts//a/ is hosts/a/ (default: whole bucket)",
     )
     parser.add_argument("--dry-run", action="store_true", help="classify and count, write nothing")
-    parser.add_argument(
-        "--concurrency",
-        type=int,
-        default=DEFAULT_CONCURRENCY,
-        help=f"objects tagged at once, 1..{MAX_CONCURRENCY} (default: {DEFAULT_CONCURRENCY})",
+    options.add_concurrency_option(
+        parser, default=DEFAULT_CONCURRENCY, maximum=MAX_CONCURRENCY, help_text="objects tagged at once"
     )
     parser.add_argument(
         "--archive-unknown",
         action="store_true",
         help="archive keys that are no duplicity file (default: keep them in Standard)",
     )
-    main.add_endpoint_option(parser)
+    options.add_endpoint_option(parser)
     parser.add_argument("--json", action="store_true", help="print the summary as one JSON line")
     parser.set_defaults(func=run)
 
@@ -62,19 +58,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def run(args: argparse.Namespace) -> int:
     bucket: str = args.bucket
     concurrency: int = args.concurrency
-    if not bucket or "/" in bucket:
-        raise main.UsageError(f"--bucket must be a bucket name, not {bucket!r}")
-    if not 1 <= concurrency <= MAX_CONCURRENCY:
-        raise main.UsageError(f"--concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency}")
     try:
         prefix = key_prefix(args.prefix)
     except PrefixError as error:
-        raise main.UsageError(f"--prefix {error}") from None
+        raise UsageError(f"--prefix {error}") from None
     client = s3_client(endpoint_url=args.endpoint_url, max_pool_connections=concurrency)
 
-    progress = ProgressBar("classifying" if args.dry_run else "tagging", stream=sys.stderr)
+    render = Renderer()
     try:
-        with progress:
+        with render.progress("classifying" if args.dry_run else "tagging") as progress:
             summary = backfill(
                 client,
                 bucket,
@@ -85,21 +77,24 @@ def run(args: argparse.Namespace) -> int:
                 on_progress=progress.update,
             )
     except BackfillError as exc:
-        print(f"glacierable backfill: error: {exc}", file=sys.stderr)
-        return 1
+        raise CommandError(str(exc)) from None
 
     if args.json:
         print_json("backfill", summary.to_dict())
     else:
-        print(format_table(summary))
+        render.rows(table_rows(summary))
+        if summary.dry_run:
+            render.line("dry run: nothing was written")
     if not summary.ok:
-        print(format_failures(summary), file=sys.stderr)
-        return 1
+        render.failures(
+            f"glacierable backfill: {len(summary.failed)} objects could not be tagged (rerun to retry):",
+            [failure_text(f) for f in summary.failed],
+        )
+        return ExitCode.FAILED
     if summary.prefix and summary.listed == 0:
         # A wrong prefix ('/host1', 'host1' for 'backups/host1') finds nothing: never report that as success.
-        print(f"glacierable backfill: error: {nothing_listed(summary)}", file=sys.stderr)
-        return 1
-    return 0
+        raise CommandError(nothing_listed(summary))
+    return ExitCode.OK
 
 
 def nothing_listed(summary: BackfillSummary) -> str:
@@ -111,7 +106,7 @@ def nothing_listed(summary: BackfillSummary) -> str:
     )
 
 
-def format_table(summary: BackfillSummary) -> str:
+def table_rows(summary: BackfillSummary) -> list[tuple[str, str]]:
     """The human summary: one row per count."""
     rate = summary.processed / summary.elapsed if summary.elapsed > 0 else 0.0
     rows: list[tuple[str, object]] = [("bucket", f"s3://{summary.bucket}/{summary.prefix}")]
@@ -139,21 +134,10 @@ def format_table(summary: BackfillSummary) -> str:
             ("failed", len(summary.failed)),
         ]
     rows.append(("elapsed", f"{summary.elapsed:.1f} s ({rate:.0f} objects/s)"))
-    width = max(len(label) for label, _ in rows)
-    lines = [f"{label:<{width}}  {value}" for label, value in rows]
-    if summary.dry_run:
-        lines.append("dry run: nothing was written")
-    return "\n".join(lines)
+    return [(label, str(value)) for label, value in rows]
 
 
-def format_failures(summary: BackfillSummary) -> str:
-    """The failed keys (the first few) and what to do about them."""
-    failed = summary.failed
-    lines = [f"glacierable backfill: {len(failed)} objects could not be tagged (rerun to retry):"]
-    lines += [
-        f"  {f.key}{f' (version {f.version_id})' if f.version_id else ''}: {f.error}"
-        for f in failed[:MAX_FAILURES_SHOWN]
-    ]
-    if len(failed) > MAX_FAILURES_SHOWN:
-        lines.append(f"  … and {len(failed) - MAX_FAILURES_SHOWN} more (--json lists all)")
-    return "\n".join(lines)
+def failure_text(failure: Failure) -> str:
+    """One failed object, its version and why."""
+    version = f" (version {failure.version_id})" if failure.version_id else ""
+    return f"{failure.key}{version}: {failure.error}"

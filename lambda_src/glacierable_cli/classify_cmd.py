@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 
 from glacierable.classify import classify
 from glacierable.names import parse_name
-from glacierable_cli.output import print_json, printable
+from glacierable_cli.output import print_json
+from glacierable_cli.render import Renderer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,9 +53,6 @@ def run(args: argparse.Namespace) -> int:
             }
             print_json("name", record)
         return 0
-    width = max((len(key) for key in keys), default=3)
-    print(f"{'KEY':<{width}}  {'GLACIERABLE':<11}  KIND")
-    for decision in decisions:
-        value = "true" if decision.glacierable else "false"
-        print(f"{printable(decision.key):<{width}}  {value:<11}  {decision.kind}")
+    rows = [(d.key, "true" if d.glacierable else "false", str(d.kind)) for d in decisions]
+    Renderer().table(("KEY", "GLACIERABLE", "KIND"), rows)
     return 0

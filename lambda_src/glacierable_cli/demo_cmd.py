@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from glacierable_cli import main
+from glacierable_cli.errors import UsageError
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -54,9 +54,9 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         options = StoryOptions(files=args.files, volsize=args.volsize, workdir=args.workdir)
     except ValueError as error:
-        raise main.UsageError(str(error)) from None
+        raise UsageError(str(error)) from None
     if args.workdir is not None and args.workdir.exists() and any(args.workdir.iterdir()):
-        raise main.UsageError(f"--workdir {args.workdir} is not empty")
+        raise UsageError(f"--workdir {args.workdir} is not empty")
     server = MotoServer()
     # Only the main thread may set signal handlers (the CLI may be driven from elsewhere, as in tests).
     on_main_thread = threading.current_thread() is threading.main_thread()

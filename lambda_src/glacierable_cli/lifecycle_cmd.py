@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +23,8 @@ from glacierable.lifecycle import (
     validate_storage_class,
 )
 from glacierable.lifecycle_store import LifecycleConfig, plan_apply, plan_remove, read_config, replace_rules
-from glacierable_cli import main
+from glacierable_cli import options
+from glacierable_cli.errors import CommandError, UsageError
 from glacierable_cli.output import print_json
 
 if TYPE_CHECKING:
@@ -72,14 +72,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _add_bucket_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bucket", required=True, help="the bucket duplicity writes to")
-    main.add_endpoint_option(parser)
+    options.add_bucket_option(parser, help_text="the bucket duplicity writes to")
+    options.add_endpoint_option(parser)
 
 
 def _bucket(args: argparse.Namespace) -> str:
     bucket: str = args.bucket
-    if not bucket or "/" in bucket:
-        raise main.UsageError(f"--bucket must be a bucket name, not {bucket!r}")
     return bucket
 
 
@@ -114,7 +112,7 @@ def run_apply(args: argparse.Namespace) -> int:
         storage_class = validate_storage_class(args.storage_class, setting="--storage-class")
         days = validate_days(args.days, setting="--days")
     except LifecycleError as exc:
-        raise main.UsageError(str(exc)) from exc
+        raise UsageError(str(exc)) from exc
     client = s3_client(endpoint_url=args.endpoint_url)
     config, merged = plan_apply(client, bucket, prefix=prefix, storage_class=storage_class, days=days)
     return _finish(client, args, config, merged)
@@ -146,21 +144,16 @@ def _finish(client: S3Client, args: argparse.Namespace, config: LifecycleConfig,
 
 
 def _guarded(run: Command) -> Command:
-    """Turn S3 and merge failures into one line on stderr and exit code 1."""
+    """S3 and merge failures as CommandErrors naming the bucket (the CLI maps them to exit code 1)."""
 
     def guarded(args: argparse.Namespace) -> int:
-        command = f"glacierable lifecycle {args.lifecycle_command}"
         try:
-            result: int = run(args)
+            return run(args)
         except ClientError as exc:
-            print(
-                f"{command}: error: {error_code(exc, 'Error')}: {error_message(exc)} (bucket {args.bucket})",
-                file=sys.stderr,
-            )
-            return 1
+            raise CommandError(
+                f"{error_code(exc, 'Error')}: {error_message(exc)} (bucket {args.bucket})"
+            ) from None
         except (BotoCoreError, LifecycleError) as exc:
-            print(f"{command}: error: {exc}", file=sys.stderr)
-            return 1
-        return result
+            raise CommandError(str(exc)) from None
 
     return guarded

@@ -1,60 +1,25 @@
-"""The `glacierable` operator command: one sub-command module per job, registered here."""
+"""The `glacierable` operator command: one module per command, registered here, errors mapped once."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from enum import IntEnum
-from importlib import import_module
 
-from glacierable.clients import EndpointError, check_endpoint_url
-
-# Each module exposes `register(subparsers)`, which adds its commands and sets `func` on them.
-# `func(args) -> int` returns the exit code.
-COMMAND_MODULES = (
-    "glacierable_cli.classify_cmd",
-    "glacierable_cli.backfill_cmd",
-    "glacierable_cli.lifecycle_cmd",
-    "glacierable_cli.restore_cmd",
-    "glacierable_cli.demo_cmd",
+from glacierable_cli import (
+    backfill_cmd,
+    classify_cmd,
+    demo_cmd,
+    lifecycle_cmd,
+    plan_cmd,
+    restore_cmd,
+    status_cmd,
 )
+from glacierable_cli.errors import ExitCode, exit_code_for, message_for
+from glacierable_cli.render import Renderer
 
-
-class UsageError(Exception):
-    """Bad command-line input: printed without a traceback, exit code 2."""
-
-
-class ExitCode(IntEnum):
-    """Every exit code the CLI gives (README, "Exit codes")."""
-
-    OK = 0
-    FAILED = 1
-    """Something could not be done (a request failed, the bucket could not be read): see stderr."""
-    USAGE = 2
-    """Bad options or input: nothing was done."""
-    NOT_READY = 3
-    """`status`: some needed objects are not readable yet."""
-    INTERRUPTED = 130
-    """Ctrl-C: what was done so far is printed; rerunning the command continues."""
-
-
-def endpoint_url(text: str) -> str:
-    """argparse type of `--endpoint-url`: a URL any client accepts, checked before any command runs."""
-    try:
-        return check_endpoint_url(text)
-    except EndpointError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
-
-
-def add_endpoint_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--endpoint-url",
-        type=endpoint_url,
-        default=None,
-        metavar="URL",
-        help="S3 endpoint, http(s)://host[:port] (default: $AWS_ENDPOINT_URL_S3, $AWS_ENDPOINT_URL or AWS)",
-    )
+COMMANDS = (classify_cmd, backfill_cmd, lifecycle_cmd, plan_cmd, restore_cmd, status_cmd, demo_cmd)
+"""Each has `register(subparsers)`, which adds its parser and sets `func(args) -> exit code` on it."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,8 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Glacier prices for duplicity backups in S3, with chain-aware restores.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        import_module(name).register(subparsers)
+    for command in COMMANDS:
+        command.register(subparsers)
     return parser
 
 
@@ -74,11 +39,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
-    except (UsageError, EndpointError) as exc:  # EndpointError: a bad AWS_ENDPOINT_URL(_S3)
-        parser.exit(2, f"glacierable {args.command}: error: {exc}\n")
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return ExitCode.INTERRUPTED
+    except BaseException as error:
+        code = exit_code_for(error)
+        if code is None:
+            raise
+        if code is ExitCode.INTERRUPTED:
+            print("interrupted", file=sys.stderr)
+        elif code is ExitCode.USAGE:  # as argparse ends on bad options: SystemExit(2)
+            parser.exit(code, f"glacierable {_command_name(args)}: error: {message_for(error)}\n")
+        else:
+            Renderer().error(_command_name(args), message_for(error))
+        return code
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    sub = getattr(args, "lifecycle_command", None)
+    return f"{args.command} {sub}" if sub else str(args.command)
 
 
 if __name__ == "__main__":

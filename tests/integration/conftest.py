@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from glacierable.clients import s3_client
-from glacierable_cli import main, restore_cmd
+from glacierable_cli import main, selection
 from glacierable_dev.emulator import MotoServer
 from tests.integration.test_restore import Backup, count_restores, upload_two_chains
 
@@ -61,8 +61,6 @@ class Cli:
 def cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], endpoint_url: str, bucket: str
 ) -> Cli:
-    if "glacierable_cli.restore_cmd" not in main.COMMAND_MODULES:
-        monkeypatch.setattr(main, "COMMAND_MODULES", (*main.COMMAND_MODULES, "glacierable_cli.restore_cmd"))
     runner = Cli(capsys, endpoint_url, bucket)
 
     def counting_client(**kwargs: Any) -> S3Client:
@@ -72,7 +70,7 @@ def cli(
         count_restores(client, runner.restores)  # every client the CLI builds counts into one counter
         return client
 
-    monkeypatch.setattr(restore_cmd, "s3_client", counting_client)
+    monkeypatch.setattr(selection, "s3_client", counting_client)
     return runner
 
 

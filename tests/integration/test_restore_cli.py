@@ -16,7 +16,9 @@ import pytest
 
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
-from glacierable_cli import main, restore_cmd
+from glacierable_cli import restore_cmd
+from glacierable_cli.errors import ExitCode
+from glacierable_cli.render import eta_text
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.conftest import Cli
 from tests.integration.test_restore import (
@@ -167,7 +169,7 @@ def test_status_counts_each_state(cli: Cli, backup: Backup, s3: S3Client) -> Non
         RestoreRequest={"Days": 1, "GlacierJobParameters": {"Tier": "Bulk"}},
     )
     result = cli.selection("status")
-    assert result.code == main.ExitCode.NOT_READY
+    assert result.code == ExitCode.NOT_READY
     lines = result.out.splitlines()
     assert "archived      2" in lines and "restored      1" in lines
 
@@ -300,6 +302,6 @@ def test_function_mode_wait_follows_the_lambda_and_its_workers(
 
 
 def test_eta_counts_down_the_tier_range() -> None:
-    assert restore_cmd.eta_text((3.0, 5.0), 3600) == "ETA 2h00m-4h00m"
-    assert restore_cmd.eta_text((0.0, 12.0), 0) == "ETA ≤ 12h00m"
-    assert restore_cmd.eta_text((3.0, 5.0), 6 * 3600) == "ETA any moment"
+    assert eta_text((3.0, 5.0), 3600) == "ETA 2h00m-4h00m"
+    assert eta_text((0.0, 12.0), 0) == "ETA ≤ 12h00m"
+    assert eta_text((3.0, 5.0), 6 * 3600) == "ETA any moment"

@@ -18,6 +18,8 @@ import pytest
 
 from glacierable.restore import KeyFailure, RestoreReport
 from glacierable_cli import main, restore_cmd
+from glacierable_cli.errors import ExitCode
+from glacierable_cli.render import Renderer
 from tests.integration.conftest import Cli, Result
 from tests.integration.test_restore import Backup, upload_two_chains
 
@@ -78,7 +80,7 @@ def test_every_json_output_is_json_lines_and_nothing_else(
     cli: Cli, backup: Backup, args: tuple[str, ...], records: list[str]
 ) -> None:
     result = cli.selection(*args, "--json")
-    assert result.code in (0, main.ExitCode.NOT_READY), result.err
+    assert result.code in (0, ExitCode.NOT_READY), result.err
     assert [record["record"] for record in result.records()] == records
     for line in result.out.splitlines():
         assert json.loads(line) and "\n" not in line
@@ -112,7 +114,7 @@ def test_restore_without_wait_prints_a_status_command_with_the_time_pinned(cli: 
 
 def test_status_exits_not_ready_and_its_printed_restore_command_works(cli: Cli, backup: Backup) -> None:
     status = cli.selection("status")
-    assert status.code == main.ExitCode.NOT_READY
+    assert status.code == ExitCode.NOT_READY
     assert int(status.code) == 3
     assert "3 needed object(s) are archived" in status.out
 
@@ -129,13 +131,13 @@ def test_status_while_restoring_shows_the_tier_eta_and_says_check_again(
     keep_ongoing(3)  # moto: each key reports ongoing for its first two reads
     cli.selection("restore", "--tier", "Bulk")
     result = cli.selection("status", "--tier", "Bulk")
-    assert result.code == main.ExitCode.NOT_READY
+    assert result.code == ExitCode.NOT_READY
     assert "Bulk restores take 5-12 h from their request" in result.out
     assert "check again later" in result.out
 
     again = pasted(cli, result, "glacierable status")
 
-    assert again.code == main.ExitCode.NOT_READY and "--tier Bulk" in result.out
+    assert again.code == ExitCode.NOT_READY and "--tier Bulk" in result.out
 
 
 def test_no_chains_points_at_the_prefixes_that_hold_backups(cli: Cli, s3: S3Client) -> None:
@@ -209,7 +211,7 @@ def test_an_interrupted_restore_says_what_it_sent_and_exits_130(cli: Cli, backup
 
     cli.on_client.append(interrupt_on_last)
     result = cli.selection("restore", "--concurrency", "1")
-    assert result.code == main.ExitCode.INTERRUPTED
+    assert result.code == ExitCode.INTERRUPTED
     assert "interrupted after 2 of 3 restore requests" in result.err
 
 
@@ -224,8 +226,9 @@ def test_plan_shows_every_part_of_the_bill_and_its_assumptions(cli: Cli, backup:
     assert "outside AWS" in result.out and "inside the bucket's Region it is free" in result.out
 
 
-def test_keys_with_control_characters_are_printed_escaped() -> None:
+def test_keys_with_control_characters_are_printed_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     report = RestoreReport(failed=[KeyFailure("backups/evil\x1b[2J\nkey", "InternalError", "bad\rthing")])
-    text = restore_cmd._format_failures(report)
+    restore_cmd._show_failures(Renderer(), report)
+    text = capsys.readouterr().err
     assert "\x1b" not in text and "\r" not in text
     assert "backups/evil\\x1b[2J\\nkey: InternalError: bad\\rthing" in text
