@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -67,34 +68,37 @@ def queue(endpoint_url: str) -> Queue:
     return Queue(client, url)
 
 
-def prepare(monkeypatch: pytest.MonkeyPatch, module: ModuleType, s3: S3Client, queue: Queue) -> None:
-    monkeypatch.setattr(module, "s3", lambda: s3)
-    monkeypatch.setattr(module, "sqs", lambda: queue.client)
+@contextmanager
+def prepared(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, s3: S3Client, queue: Queue
+) -> Iterator[None]:
     # The namespace is read when Metrics() is built, which may have been before this fixture ran.
     monkeypatch.setattr(module.metrics, "namespace", NAMESPACE)
+    with module.s3.use(s3), module.sqs.use(queue.client):
+        yield
 
 
 @pytest.fixture
 def restore(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, bucket: str, queue: Queue
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     monkeypatch.setenv("BUCKET", bucket)
     monkeypatch.setenv("PREFIX", "backups/")
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
-    prepare(monkeypatch, restore_handler, s3, queue)
-    return lambda event: restore_handler.handler(event, FakeLambdaContext("glacierable-restore"))
+    with prepared(monkeypatch, restore_handler, s3, queue):
+        yield lambda event: restore_handler.handler(event, FakeLambdaContext("glacierable-restore"))
 
 
 @pytest.fixture
 def worker(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, queue: Queue
-) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+) -> Iterator[Callable[[list[dict[str, Any]]], dict[str, Any]]]:
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
     monkeypatch.setenv("CONCURRENCY", "4")
-    prepare(monkeypatch, restore_worker, s3, queue)
-    return lambda records: restore_worker.handler(
-        {"Records": records}, FakeLambdaContext("glacierable-worker")
-    )
+    with prepared(monkeypatch, restore_worker, s3, queue):
+        yield lambda records: restore_worker.handler(
+            {"Records": records}, FakeLambdaContext("glacierable-worker")
+        )
 
 
 @pytest.fixture

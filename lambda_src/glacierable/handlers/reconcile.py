@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from glacierable.backfill import BackfillSummary, backfill
 from glacierable.clients import s3_client
+from glacierable.handlers.lazy import LazyClient
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.tagging import Action
 
@@ -24,6 +25,7 @@ MAX_KEYS_REPORTED = 20
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Glacierable"))
+s3 = LazyClient(lambda: s3_client(max_pool_connections=CONCURRENCY))
 
 
 class ConfigError(ValueError):
@@ -90,7 +92,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         extra={"bucket": settings.bucket, "prefix": settings.prefix, "modified_since": since.isoformat()},
     )
     summary = backfill(
-        s3_client(max_pool_connections=CONCURRENCY),
+        s3(),
         settings.bucket,
         prefix=settings.prefix,
         archive_unknown=settings.archive_unknown,

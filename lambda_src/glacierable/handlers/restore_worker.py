@@ -12,7 +12,6 @@ message).
 
 from __future__ import annotations
 
-import functools
 import os
 from collections import Counter
 from collections.abc import Mapping
@@ -26,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, BatchError
 from glacierable.clients import s3_client, sqs_client
+from glacierable.handlers.lazy import LazyClient
 from glacierable.handlers.restore import ConfigError
 from glacierable.restore import (
     DEFAULT_CONCURRENCY,
@@ -38,8 +38,6 @@ from glacierable.restore import (
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
 
 MAX_ATTEMPTS = 5
 BASE_DELAY_SECONDS = 30
@@ -56,18 +54,8 @@ METRIC_NAMES = {
 
 logger = Logger()
 metrics = Metrics()
-
-
-@functools.cache
-def s3() -> S3Client:
-    """The S3 client, built once per execution environment."""
-    return s3_client(max_pool_connections=MAX_CONCURRENCY)
-
-
-@functools.cache
-def sqs() -> SQSClient:
-    """The SQS client, built once per execution environment."""
-    return sqs_client()
+s3 = LazyClient(lambda: s3_client(max_pool_connections=MAX_CONCURRENCY))
+sqs = LazyClient(sqs_client)
 
 
 def retry_delay(attempt: int) -> int:

@@ -13,15 +13,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.aws_errors import error_code
 from glacierable.clients import s3_client
 from glacierable.events import S3Notification, parse_event
+from glacierable.handlers.lazy import LazyClient
 from glacierable.tagging import Action, TagResult, tag_object
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
 
 logger = Logger()
 metrics = Metrics()
-# Built once per cold start and reused by every invocation of this execution environment.
-client = s3_client()
+s3 = LazyClient(s3_client)
 
 METRIC_NAMES = ("TaggedTrue", "TaggedFalse", "Kept", "Skipped", "Failed", "TooManyTags")
 MAX_KEYS_IN_ERROR = 20
@@ -60,7 +61,9 @@ def _error_code(error: Exception) -> str:
     )
 
 
-def _tag_all(notification: S3Notification, archive_unknown: bool, counts: Counter[str]) -> list[str]:
+def _tag_all(
+    client: S3Client, notification: S3Notification, archive_unknown: bool, counts: Counter[str]
+) -> list[str]:
     """Tag every ObjectCreated record, counting outcomes; returns the failed objects, described."""
     if notification.test_event:
         logger.info("s3:TestEvent ignored")
@@ -102,7 +105,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     try:
         archive_unknown = archive_unknown_setting()
         notification = parse_event(event)
-        failed = _tag_all(notification, archive_unknown, counts)
+        failed = _tag_all(s3(), notification, archive_unknown, counts)
     finally:
         # Every count, zeros too, even when the invocation fails, so alarms see a continuous series.
         for name in METRIC_NAMES:
