@@ -25,8 +25,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, BatchError
 from glacierable.clients import s3_client, sqs_client
+from glacierable.env import ConfigError
 from glacierable.handlers.lazy import LazyClient
-from glacierable.handlers.restore import ConfigError
 from glacierable.restore import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
