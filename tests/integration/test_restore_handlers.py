@@ -277,6 +277,28 @@ def test_worker_refuses_a_batch_for_another_bucket(
     assert calls == Counter()
 
 
+def test_worker_answers_an_empty_batch_with_no_failures(worker: Any) -> None:
+    assert worker([]) == {"batchItemFailures": []}
+
+
+def test_an_unexpected_error_fails_the_invocation_before_any_later_message_is_touched(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup
+) -> None:
+    first = backup.new_chain[0]
+
+    def bug(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"] == first:
+            raise RuntimeError("not a message's fault")
+
+    calls = count_restores(s3)
+    s3.meta.events.register("before-parameter-build.s3.RestoreObject", bug)
+    with pytest.raises(RuntimeError, match="not a message's fault"):
+        worker(
+            [record(batch_of(bucket, (first,)), "first"), record(batch_of(bucket, backup.old_chain), "later")]
+        )
+    assert calls == Counter({first: 1})
+
+
 def test_retry_delay_doubles_up_to_fifteen_minutes() -> None:
     assert [restore_worker.retry_delay(a) for a in (1, 2, 3, 4, 6, 10**9)] == [30, 60, 120, 240, 900, 900]
 
