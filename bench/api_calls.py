@@ -51,16 +51,16 @@ def tagger_calls(client: S3Client, bucket: str, keys: list[str]) -> dict[str, An
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "Glacierable")
     os.environ["ARCHIVE_UNKNOWN"] = "false"
     tagger: Any = importlib.import_module("glacierable.handlers.tagger")
-    tagger.client = client
     tagger.logger.registered_handler.stream = io.StringIO()  # one log line per object: not for the console
     counter = RequestCounter(client)
     results: dict[str, Any] = {}
-    for delivery in ("first_delivery", "redelivery"):
-        before = counter.snapshot()
-        with contextlib.redirect_stdout(io.StringIO()):  # the metrics (EMF) blobs
-            for key in keys:
-                tagger.handler(s3_event(bucket, key), FakeLambdaContext())
-        results[delivery] = _calls(counter, before, len(keys))
+    with tagger.s3.use(client):
+        for delivery in ("first_delivery", "redelivery"):
+            before = counter.snapshot()
+            with contextlib.redirect_stdout(io.StringIO()):  # the metrics (EMF) blobs
+                for key in keys:
+                    tagger.handler(s3_event(bucket, key), FakeLambdaContext())
+            results[delivery] = _calls(counter, before, len(keys))
     return results
 
 

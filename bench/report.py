@@ -160,7 +160,7 @@ def _import_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return [
         (f"**Cold import** (median of {c['runs']} fresh interpreters, interleaved)", "", "", ""),
         (
-            "`import glacierable.handlers.tagger` (builds its S3 client), CPU ms",
+            "`import glacierable.handlers.tagger`, then its S3 client, CPU ms",
             f"{c['tagger_cpu_ms']:.0f} (wall {c['tagger_wall_ms']:.0f})",
             "",
             "",

@@ -12,13 +12,13 @@ import json
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, redirect_stdout
+from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from importlib import import_module
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from glacierable.clients import s3_client
+from glacierable.handlers.lazy import LazyClient
 from glacierable_dev.emulator import FAKE_CREDENTIALS
 
 if TYPE_CHECKING:
@@ -129,8 +129,9 @@ def delete(client: SQSClient, queue_url: str, messages: list[Message]) -> None:
 class LocalLambdas:
     """The tagger, restore and worker handlers, configured as the stack configures them, in this process.
 
-    Lambda builds its clients at cold start from its environment; here they are pointed at the embedded
-    endpoint on entry and forgotten on exit, so nothing leaks into the rest of the process.
+    Lambda builds each client from its function's environment; here each is built from the environment
+    patched on entry (the embedded endpoint) on first use, and on exit the handler gets back what it had, so
+    nothing leaks into the rest of the process.
     """
 
     def __init__(self, *, endpoint_url: str, bucket: str, prefix: str, restore_queue_url: str) -> None:
@@ -146,7 +147,7 @@ class LocalLambdas:
             "CONCURRENCY": "16",
         }
         self._modules: dict[str, ModuleType] = {}
-        self._saved_client: Any = None
+        self._clients = ExitStack()
         self._log = io.StringIO()
         self._streams: list[tuple[Any, Any]] = []
         self._environ_context: Any = None
@@ -162,32 +163,22 @@ class LocalLambdas:
                 handler = module.logger.registered_handler
                 if all(handler is not seen for seen, _ in self._streams):
                     self._streams.append((handler, handler.setStream(self._log)))
-            tagger = self._modules[TAGGER]
-            self._saved_client = getattr(tagger, "client")  # noqa: B009  (a module global mypy cannot see)
-            setattr(tagger, "client", s3_client(endpoint_url=self.endpoint_url))  # noqa: B010
-            self._forget_cached_clients()
+                for client in vars(module).values():
+                    if isinstance(client, LazyClient):
+                        self._clients.enter_context(client.use())
         except BaseException:
             self.__exit__(None, None, None)
             raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if TAGGER in self._modules and self._saved_client is not None:
-            setattr(self._modules[TAGGER], "client", self._saved_client)  # noqa: B010
-        self._forget_cached_clients()
+        self._clients.close()
         for handler, stream in self._streams:
             handler.setStream(stream)
         self._streams.clear()
         if self._environ_context is not None:
             self._environ_context.__exit__(None, None, None)
             self._environ_context = None
-
-    def _forget_cached_clients(self) -> None:
-        for name in (RESTORE, WORKER):
-            module = self._modules.get(name)
-            if module is not None:
-                module.s3.cache_clear()
-                module.sqs.cache_clear()
 
     def invoke(self, module_name: str, event: Any, function_name: str) -> Invocation:
         """Call the module's handler with `event`; capture its logs and metrics output."""

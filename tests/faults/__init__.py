@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote_plus
 
-from glacierable.clients import s3_client
 from glacierable.handlers import tagger
 from glacierable_dev.fault_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable_dev.lambdas import FakeLambdaContext
@@ -142,8 +141,11 @@ def created_event(bucket: str, key: str, version_id: str | None = None) -> dict[
 
 def _start_environment(endpoint_url: str) -> None:
     """Runs once in each execution environment (a process): the handler's client points at `endpoint_url`."""
-    os.environ.update(ARCHIVE_UNKNOWN="false", POWERTOOLS_SERVICE_NAME="glacierable-tagger")
-    tagger.client = s3_client(endpoint_url=endpoint_url)
+    os.environ.update(
+        ARCHIVE_UNKNOWN="false", POWERTOOLS_SERVICE_NAME="glacierable-tagger", AWS_ENDPOINT_URL=endpoint_url
+    )
+    os.environ.pop("AWS_ENDPOINT_URL_S3", None)
+    tagger.s3.reset()  # built from this environment on the first event, as Lambda's would be
     tagger.metrics.namespace = "Glacierable"
     quiet = open(os.devnull, "w")  # noqa: SIM115 (lives as long as the process)
     setattr(tagger.logger.registered_handler, "stream", quiet)  # noqa: B010 (a StreamHandler, typed Handler)

@@ -95,16 +95,15 @@ Worker = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
 @pytest.fixture
-def worker(monkeypatch: pytest.MonkeyPatch, fault_proxy: LatencyProxy, queue: Queue) -> Worker:
+def worker(monkeypatch: pytest.MonkeyPatch, fault_proxy: LatencyProxy, queue: Queue) -> Iterator[Worker]:
     # A single attempt: no retries.
     client = s3_client(endpoint_url=fault_proxy.url, max_pool_connections=32, max_attempts=1)
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
-    monkeypatch.setattr(restore_worker, "s3", lambda: client)
-    monkeypatch.setattr(restore_worker, "sqs", lambda: queue.client)
     monkeypatch.setattr(restore_worker, "BASE_DELAY_SECONDS", 0)  # re-queued keys visible at once
     monkeypatch.setattr(restore_worker.metrics, "namespace", "Glacierable")
     context = FakeLambdaContext("glacierable-worker")
-    return lambda records: restore_worker.handler({"Records": records}, context)
+    with restore_worker.s3.use(client), restore_worker.sqs.use(queue.client):
+        yield lambda records: restore_worker.handler({"Records": records}, context)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ busy the machine.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -31,14 +31,14 @@ Invoke = Callable[[dict[str, Any]], Any]
 
 
 @pytest.fixture
-def invoke(monkeypatch: pytest.MonkeyPatch, fault_proxy: LatencyProxy) -> Invoke:
+def invoke(monkeypatch: pytest.MonkeyPatch, fault_proxy: LatencyProxy) -> Iterator[Invoke]:
     """The tagger handler in this process, its client through the fault proxy (with the issue's faults)."""
     fault_proxy.settings = ISSUE_FAULTS
     monkeypatch.setenv("ARCHIVE_UNKNOWN", "false")
-    monkeypatch.setattr(tagger, "client", s3_client(endpoint_url=fault_proxy.url))
     monkeypatch.setattr(tagger.metrics, "namespace", "Glacierable")
     monkeypatch.setattr(tagger.logger.registered_handler, "stream", io.StringIO())
-    return lambda event: tagger.handler(event, FakeLambdaContext())
+    with tagger.s3.use(s3_client(endpoint_url=fault_proxy.url)):
+        yield lambda event: tagger.handler(event, FakeLambdaContext())
 
 
 def tags_of(s3: S3Client, bucket: str, key: str, version_id: str | None = None) -> dict[str, str]:

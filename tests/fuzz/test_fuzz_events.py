@@ -202,10 +202,10 @@ def tagger(offline_s3: OfflineService) -> Iterator[ModuleType]:
         patch.setenv("ARCHIVE_UNKNOWN", "false")
         patch.setenv("POWERTOOLS_SERVICE_NAME", "glacierable-tagger")
         module = importlib.import_module("glacierable.handlers.tagger")
-        patch.setattr(module, "client", offline_s3.client())
         patch.setattr(module.metrics, "namespace", "Glacierable")
         patch.setattr(module.logger.registered_handler, "stream", io.StringIO())
-        yield module
+        with module.s3.use(offline_s3.client()):
+            yield module
 
 
 @FUZZ

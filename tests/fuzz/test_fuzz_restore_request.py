@@ -167,12 +167,10 @@ def restore_handler(offline: dict[str, OfflineService]) -> Iterator[ModuleType]:
         patch.setenv("RESTORE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/restores")
         patch.setenv("POWERTOOLS_SERVICE_NAME", "glacierable-restore")
         module = importlib.import_module("glacierable.handlers.restore")
-        s3, sqs = offline["s3"].client(), offline["sqs"].client()
-        patch.setattr(module, "s3", lambda: s3)
-        patch.setattr(module, "sqs", lambda: sqs)
         patch.setattr(module.metrics, "namespace", "Glacierable")
         patch.setattr(module.logger.registered_handler, "stream", io.StringIO())
-        yield module
+        with module.s3.use(offline["s3"].client()), module.sqs.use(offline["sqs"].client()):
+            yield module
 
 
 @FUZZ

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from botocore.exceptions import ClientError
 
-from glacierable.clients import s3_client
 from glacierable.handlers import reconcile
 from glacierable_dev.lambdas import FakeLambdaContext
 
@@ -32,13 +32,14 @@ def objects(s3: S3Client, bucket: str) -> list[str]:
 
 
 @pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch, bucket: str, endpoint_url: str) -> pytest.MonkeyPatch:
+def env(monkeypatch: pytest.MonkeyPatch, bucket: str, endpoint_url: str) -> Iterator[pytest.MonkeyPatch]:
     monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint_url)
     monkeypatch.setenv("BUCKET", bucket)
     monkeypatch.setenv("PREFIX", "host1/")
     monkeypatch.delenv("RECONCILE_DAYS", raising=False)
     monkeypatch.delenv("ARCHIVE_UNKNOWN", raising=False)
-    return monkeypatch
+    with reconcile.s3.use():  # the handler builds its own client from this environment, for this test only
+        yield monkeypatch
 
 
 def invoke() -> Any:
@@ -59,19 +60,14 @@ def metrics_blob(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
     return blob
 
 
-def fail_puts_for(monkeypatch: pytest.MonkeyPatch, keys: set[str]) -> None:
+def fail_puts_for(keys: set[str]) -> None:
     """Make the handler's client fail PutObjectTagging for `keys` only."""
 
     def maybe_fail(params: dict[str, Any], **_: Any) -> None:
         if params.get("Key") in keys:
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "injected"}}, "PutObjectTagging")
 
-    def failing_client(**kwargs: Any) -> Any:
-        client = s3_client(**kwargs)
-        client.meta.events.register("before-parameter-build.s3.PutObjectTagging", maybe_fail)
-        return client
-
-    monkeypatch.setattr(reconcile, "s3_client", failing_client)
+    reconcile.s3().meta.events.register("before-parameter-build.s3.PutObjectTagging", maybe_fail)
 
 
 @pytest.mark.usefixtures("env")
@@ -122,10 +118,8 @@ def test_archive_unknown_is_honoured(s3: S3Client, bucket: str, env: pytest.Monk
 
 
 @pytest.mark.usefixtures("env", "objects")
-def test_failures_raise_after_all_other_objects_are_tagged(
-    s3: S3Client, bucket: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    fail_puts_for(monkeypatch, {VOLUME2})
+def test_failures_raise_after_all_other_objects_are_tagged(s3: S3Client, bucket: str) -> None:
+    fail_puts_for({VOLUME2})
 
     with pytest.raises(reconcile.ReconcileFailed, match="1 of 3 objects") as caught:
         invoke()
@@ -138,9 +132,9 @@ def test_failures_raise_after_all_other_objects_are_tagged(
 
 @pytest.mark.usefixtures("env", "objects")
 def test_failures_are_logged_and_counted(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+    capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
-    fail_puts_for(monkeypatch, {VOLUME2})
+    fail_puts_for({VOLUME2})
 
     with pytest.raises(reconcile.ReconcileFailed):
         invoke()

@@ -8,6 +8,7 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -277,10 +278,6 @@ def test_function_mode_wait_follows_the_lambda_and_its_workers(
     # The deployed path in-process: the restore Lambda queues, the workers drain the queue, the CLI waits.
     sqs = boto3.client("sqs", endpoint_url=endpoint_url)
     queue_url = sqs.create_queue(QueueName=f"restore-{uuid.uuid4().hex[:12]}")["QueueUrl"]
-    for module in (restore_handler, restore_worker):
-        monkeypatch.setattr(module, "s3", lambda: s3)
-        monkeypatch.setattr(module, "sqs", lambda: sqs)
-        monkeypatch.setattr(module.metrics, "namespace", "Glacierable")
     monkeypatch.setenv("BUCKET", cli.bucket)
     monkeypatch.setenv("PREFIX", "backups/")
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue_url)
@@ -294,7 +291,14 @@ def test_function_mode_wait_follows_the_lambda_and_its_workers(
         return result, None
 
     use_lambda(monkeypatch, FakeLambda(deployed))
-    result = cli("restore", "--function", "fn", "--prefix", "backups/host1", "--wait", "--interval", "0.01")
+    with ExitStack() as clients:
+        for module in (restore_handler, restore_worker):
+            clients.enter_context(module.s3.use(s3))
+            clients.enter_context(module.sqs.use(sqs))
+            monkeypatch.setattr(module.metrics, "namespace", "Glacierable")
+        result = cli(
+            "restore", "--function", "fn", "--prefix", "backups/host1", "--wait", "--interval", "0.01"
+        )
     assert result.code == 0, result.err
     assert calls == Counter(dict.fromkeys(backup.new_chain, 1))
     assert result.out.strip().splitlines()[-1].startswith("duplicity restore -t ")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -67,34 +68,37 @@ def queue(endpoint_url: str) -> Queue:
     return Queue(client, url)
 
 
-def prepare(monkeypatch: pytest.MonkeyPatch, module: ModuleType, s3: S3Client, queue: Queue) -> None:
-    monkeypatch.setattr(module, "s3", lambda: s3)
-    monkeypatch.setattr(module, "sqs", lambda: queue.client)
+@contextmanager
+def prepared(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, s3: S3Client, queue: Queue
+) -> Iterator[None]:
     # The namespace is read when Metrics() is built, which may have been before this fixture ran.
     monkeypatch.setattr(module.metrics, "namespace", NAMESPACE)
+    with module.s3.use(s3), module.sqs.use(queue.client):
+        yield
 
 
 @pytest.fixture
 def restore(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, bucket: str, queue: Queue
-) -> Callable[[dict[str, Any]], dict[str, Any]]:
+) -> Iterator[Callable[[dict[str, Any]], dict[str, Any]]]:
     monkeypatch.setenv("BUCKET", bucket)
     monkeypatch.setenv("PREFIX", "backups/")
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
-    prepare(monkeypatch, restore_handler, s3, queue)
-    return lambda event: restore_handler.handler(event, FakeLambdaContext("glacierable-restore"))
+    with prepared(monkeypatch, restore_handler, s3, queue):
+        yield lambda event: restore_handler.handler(event, FakeLambdaContext("glacierable-restore"))
 
 
 @pytest.fixture
 def worker(
     monkeypatch: pytest.MonkeyPatch, s3: S3Client, queue: Queue
-) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
+) -> Iterator[Callable[[list[dict[str, Any]]], dict[str, Any]]]:
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
     monkeypatch.setenv("CONCURRENCY", "4")
-    prepare(monkeypatch, restore_worker, s3, queue)
-    return lambda records: restore_worker.handler(
-        {"Records": records}, FakeLambdaContext("glacierable-worker")
-    )
+    with prepared(monkeypatch, restore_worker, s3, queue):
+        yield lambda records: restore_worker.handler(
+            {"Records": records}, FakeLambdaContext("glacierable-worker")
+        )
 
 
 @pytest.fixture
@@ -271,6 +275,28 @@ def test_worker_refuses_a_batch_for_another_bucket(
     result = worker([record(batch_of("someone-elses-bucket", ("a",)), "foreign")])
     assert result == {"batchItemFailures": [{"itemIdentifier": "foreign"}]}
     assert calls == Counter()
+
+
+def test_worker_answers_an_empty_batch_with_no_failures(worker: Any) -> None:
+    assert worker([]) == {"batchItemFailures": []}
+
+
+def test_an_unexpected_error_fails_the_invocation_before_any_later_message_is_touched(
+    worker: Any, s3: S3Client, bucket: str, backup: Backup
+) -> None:
+    first = backup.new_chain[0]
+
+    def bug(params: dict[str, Any], **_: Any) -> None:
+        if params["Key"] == first:
+            raise RuntimeError("not a message's fault")
+
+    calls = count_restores(s3)
+    s3.meta.events.register("before-parameter-build.s3.RestoreObject", bug)
+    with pytest.raises(RuntimeError, match="not a message's fault"):
+        worker(
+            [record(batch_of(bucket, (first,)), "first"), record(batch_of(bucket, backup.old_chain), "later")]
+        )
+    assert calls == Counter({first: 1})
 
 
 def test_retry_delay_doubles_up_to_fifteen_minutes() -> None:

@@ -6,7 +6,7 @@ import importlib
 import io
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -53,17 +53,19 @@ class Invoker:
 
 
 @pytest.fixture
-def tagger(monkeypatch: pytest.MonkeyPatch, s3: S3Client, capsys: pytest.CaptureFixture[str]) -> Invoker:
+def tagger(
+    monkeypatch: pytest.MonkeyPatch, s3: S3Client, capsys: pytest.CaptureFixture[str]
+) -> Iterator[Invoker]:
     monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "glacierable-tagger")
     monkeypatch.setenv("ARCHIVE_UNKNOWN", "false")
     module = importlib.import_module("glacierable.handlers.tagger")
-    monkeypatch.setattr(module, "client", s3)
     # The namespace is read when Metrics() is built, which may have been before this fixture ran.
     monkeypatch.setattr(module.metrics, "namespace", NAMESPACE)
     log = io.StringIO()
     monkeypatch.setattr(module.logger.registered_handler, "stream", log)
-    return Invoker(module, log, capsys)
+    with module.s3.use(s3):
+        yield Invoker(module, log, capsys)
 
 
 def record(

@@ -7,7 +7,6 @@ https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.custom_resources/README.ht
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from botocore.exceptions import ClientError
 
 from glacierable.aws_errors import error_code
 from glacierable.clients import s3_client
+from glacierable.handlers.lazy import LazyClient
 from glacierable.lifecycle import (
     ABORT_MPU_RULE_ID,
     ARCHIVE_RULE_ID,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 logger = Logger()
+s3 = LazyClient(s3_client)
 
 PHYSICAL_ID_SUFFIX = f"/{ARCHIVE_RULE_ID}"
 _DIGITS = re.compile(r"[0-9]+")
@@ -154,13 +155,7 @@ def on_event(event: Mapping[str, Any], client: S3Client) -> dict[str, Any]:
     raise ValueError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
 
 
-@functools.cache
-def _client() -> S3Client:
-    # Built once per Lambda container: creating a boto3 client costs far more than a lifecycle call.
-    return s3_client()
-
-
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point for the Provider framework's on_event."""
-    return on_event(event, _client())
+    return on_event(event, s3())

@@ -14,6 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from glacierable.backfill import BackfillSummary, backfill
 from glacierable.clients import s3_client
+from glacierable.env import ConfigError as ConfigError  # the handler raises it: part of its interface
+from glacierable.env import env_bool
+from glacierable.handlers.lazy import LazyClient
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.tagging import Action
 
@@ -24,10 +27,7 @@ MAX_KEYS_REPORTED = 20
 
 logger = Logger()
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Glacierable"))
-
-
-class ConfigError(ValueError):
-    """The function's environment is missing or malformed."""
+s3 = LazyClient(lambda: s3_client(max_pool_connections=CONCURRENCY))
 
 
 class ReconcileFailed(RuntimeError):
@@ -63,16 +63,8 @@ class Settings:
             bucket=bucket,
             prefix=prefix,
             days=days,
-            archive_unknown=_env_bool(env, "ARCHIVE_UNKNOWN"),
+            archive_unknown=env_bool(env, "ARCHIVE_UNKNOWN"),
         )
-
-
-def _env_bool(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "false")
-    value = raw.strip().lower()
-    if value not in ("true", "false"):
-        raise ConfigError(f"{name} must be 'true' or 'false', got {raw!r}")
-    return value == "true"
 
 
 def _now() -> datetime:
@@ -90,7 +82,7 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         extra={"bucket": settings.bucket, "prefix": settings.prefix, "modified_since": since.isoformat()},
     )
     summary = backfill(
-        s3_client(max_pool_connections=CONCURRENCY),
+        s3(),
         settings.bucket,
         prefix=settings.prefix,
         archive_unknown=settings.archive_unknown,

@@ -7,7 +7,6 @@ A refused request raises before anything is queued, so `aws lambda invoke` repor
 
 from __future__ import annotations
 
-import functools
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -21,6 +20,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, group_for_send
 from glacierable.clients import s3_client, sqs_client
+from glacierable.handlers.lazy import LazyClient
 from glacierable.plan import PlanError
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.restore_flow import new_restore_id, prepare
@@ -28,7 +28,6 @@ from glacierable.restore_request import RequestError, RestoreRequest
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sqs import SQSClient
 
 DEFAULT_CONCURRENCY = 32
@@ -76,16 +75,8 @@ class Settings:
         return cls(bucket=bucket, queue_url=queue_url, prefix=prefix, concurrency=int(raw))
 
 
-@functools.cache
-def s3() -> S3Client:
-    """The S3 client, built once per execution environment."""
-    return s3_client(max_pool_connections=DEFAULT_CONCURRENCY)
-
-
-@functools.cache
-def sqs() -> SQSClient:
-    """The SQS client (standard retries, like S3's), built once per execution environment."""
-    return sqs_client()
+s3 = LazyClient(lambda: s3_client(max_pool_connections=DEFAULT_CONCURRENCY))
+sqs = LazyClient(sqs_client)
 
 
 @metrics.log_metrics

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import functools
 import os
-from collections import Counter
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, ExceptionInfo, FailureResponse
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch, BatchError
 from glacierable.clients import s3_client, sqs_client
-from glacierable.handlers.restore import ConfigError
+from glacierable.env import ConfigError
+from glacierable.handlers.lazy import LazyClient
 from glacierable.restore import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
@@ -37,9 +39,8 @@ from glacierable.restore import (
 )
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.typing import LambdaContext
-    from mypy_boto3_s3 import S3Client
-    from mypy_boto3_sqs import SQSClient
 
 MAX_ATTEMPTS = 5
 BASE_DELAY_SECONDS = 30
@@ -56,18 +57,78 @@ METRIC_NAMES = {
 
 logger = Logger()
 metrics = Metrics()
+s3 = LazyClient(lambda: s3_client(max_pool_connections=MAX_CONCURRENCY))
+sqs = LazyClient(sqs_client)
 
 
-@functools.cache
-def s3() -> S3Client:
-    """The S3 client, built once per execution environment."""
-    return s3_client(max_pool_connections=MAX_CONCURRENCY)
+class Redeliver(Exception):
+    """SQS must deliver the message again (after the queue's last try: to the dead-letter queue)."""
 
 
-@functools.cache
-def sqs() -> SQSClient:
-    """The SQS client, built once per execution environment."""
-    return sqs_client()
+class _Processor(BatchProcessor):
+    """Powertools' SQS batch processor, where only Redeliver marks a message as failed.
+
+    Any other exception is a fault of this code or its environment rather than of one message: it ends the
+    invocation, so that it is logged with its traceback and counted by the function's Errors alarm instead of
+    passing unseen as one message's retries.
+    """
+
+    def failure_handler(self, record: Any, exception: ExceptionInfo) -> FailureResponse:
+        error = exception[1]
+        if error is not None and not isinstance(error, Redeliver):
+            raise error
+        return super().failure_handler(record, exception)
+
+
+# Every message failing is an answer like any other (each one is retried, then dead-lettered), not an error.
+processor = _Processor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The worker's configuration, from its environment."""
+
+    queue_url: str
+    concurrency: int = DEFAULT_CONCURRENCY
+    bucket: str = ""
+    """Batches for any other bucket are refused; empty, none are."""
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Settings:
+        queue_url = env.get("RESTORE_QUEUE_URL", "").strip()
+        if not queue_url:
+            raise ConfigError(
+                "environment variable RESTORE_QUEUE_URL is required (failed keys are re-queued)"
+            )
+        raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_CONCURRENCY:
+            raise ConfigError(f"CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY}, got {raw!r}")
+        return cls(queue_url=queue_url, concurrency=int(raw), bucket=env.get("BUCKET", "").strip())
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """What one message's batch came to: the outcome of each key requested, and the keys skipped before."""
+
+    message_id: str
+    restore_id: str
+    attempt: int
+    report: RestoreReport
+    already_requested: int
+    """Keys left out because S3 had already accepted a restore of them (a redelivery, or a retry)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The fields of the message's log line."""
+        line: dict[str, Any] = {
+            "message_id": self.message_id,
+            "restore_id": self.restore_id,
+            "attempt": self.attempt,
+            "counts": self.report.counts(),
+            "already_requested": self.already_requested,
+        }
+        if not self.report.ok:
+            line["failed"] = [failure.to_json() for failure in self.report.failed[:MAX_KEYS_LOGGED]]
+        return line
 
 
 def retry_delay(attempt: int) -> int:
@@ -75,36 +136,22 @@ def retry_delay(attempt: int) -> int:
     return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS << min(max(attempt - 1, 0), 10))
 
 
-def _settings(env: Mapping[str, str]) -> tuple[str, int, str]:
-    queue_url = env.get("RESTORE_QUEUE_URL", "").strip()
-    if not queue_url:
-        raise ConfigError("environment variable RESTORE_QUEUE_URL is required (failed keys are re-queued)")
-    raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_CONCURRENCY:
-        raise ConfigError(f"CONCURRENCY must be a whole number from 1 to {MAX_CONCURRENCY}, got {raw!r}")
-    return queue_url, int(raw), env.get("BUCKET", "").strip()
-
-
 @metrics.log_metrics
 @logger.inject_lambda_context
-def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, list[dict[str, str]]]:
+def handler(event: Mapping[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     """Restore every message's keys; returns the messages SQS must deliver again (batchItemFailures)."""
-    queue_url, concurrency, bucket = _settings(os.environ)
+    settings = Settings.from_env(os.environ)
     records = event.get("Records")
     if not isinstance(records, list):
         raise ValueError("not an SQS event: no Records list")
-    total = RestoreReport()
-    skipped: Counter[str] = Counter()
-    failures: list[str] = []
-    for record in records:
-        message_id = str(record.get("messageId", ""))
-        if not _process(record, queue_url, concurrency, bucket, total, skipped):
-            failures.append(message_id)
-    for outcome, name in METRIC_NAMES.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=total.counts()[outcome.value])
-    metrics.add_metric(name="RestoreAlreadyRequested", unit=MetricUnit.Count, value=skipped.total())
-    metrics.add_metric(name="RestoreMessagesFailed", unit=MetricUnit.Count, value=len(failures))
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failures]}
+    results: list[BatchResult] = []
+    # The processor as a context manager rather than process_partial_response, which raises on an empty
+    # Records list instead of answering that nothing failed.
+    with processor(records, functools.partial(_restore_message, settings=settings, results=results)):
+        processor.process()
+    response = processor.response()
+    _publish(results, failed_messages=len(response["batchItemFailures"]))
+    return response
 
 
 def receive_count(record: Mapping[str, Any]) -> int:
@@ -114,59 +161,56 @@ def receive_count(record: Mapping[str, Any]) -> int:
     return int(raw) if isinstance(raw, str) and raw.isdigit() else 1
 
 
-def _process(
-    record: Mapping[str, Any],
-    queue_url: str,
-    concurrency: int,
-    bucket: str,
-    total: RestoreReport,
-    skipped: Counter[str],
-) -> bool:
-    """Handle one message; False when SQS must deliver it again (towards the dead-letter queue)."""
-    message_id = record.get("messageId")
+def _restore_message(record: SQSRecord, *, settings: Settings, results: list[BatchResult]) -> None:
+    """Carry out one message, adding its result to `results`; Redeliver when SQS must deliver it again."""
+    message_id = record.message_id
     try:
-        batch = Batch.from_body(record.get("body", ""))
+        batch = Batch.from_body(record.body)
     except BatchError as error:
         logger.error("malformed restore batch", extra={"message_id": message_id, "error": str(error)})
-        return False
-    if bucket and batch.bucket != bucket:
+        raise Redeliver("malformed restore batch") from error
+    if settings.bucket and batch.bucket != settings.bucket:
         # Only the restore Lambda should write to this queue; anything else is refused, not obeyed.
         logger.error(
             "restore batch for another bucket", extra={"message_id": message_id, "bucket": batch.bucket}
         )
-        return False
+        raise Redeliver("restore batch for another bucket")
     already: set[str] = set()
     if batch.attempt > 1 or receive_count(record) > 1:
-        already = already_requested(s3(), batch.bucket, batch.keys, concurrency=concurrency)
-        skipped[batch.restore_id] += len(already)
+        already = already_requested(s3(), batch.bucket, batch.keys, concurrency=settings.concurrency)
         batch = replace(batch, keys=tuple(key for key in batch.keys if key not in already))
-    report = restore_batch(s3(), batch, concurrency=concurrency)
-    total.merge(report)
-    context = {
-        "message_id": message_id,
-        "restore_id": batch.restore_id,
-        "attempt": batch.attempt,
-        "counts": report.counts(),
-        "already_requested": len(already),
-    }
+    report = restore_batch(s3(), batch, concurrency=settings.concurrency)
+    result = BatchResult(message_id, batch.restore_id, batch.attempt, report, len(already))
+    results.append(result)
+    line = result.to_json()
     if report.ok:
-        logger.info("batch restored", extra=context)
-        return True
+        logger.info("batch restored", extra=line)
+        return
     failed = [failure.key for failure in report.failed]
-    context["failed"] = [failure.to_json() for failure in report.failed[:MAX_KEYS_LOGGED]]
     if batch.attempt >= MAX_ATTEMPTS:
-        logger.error("giving up on keys after the last attempt", extra=context)
+        logger.error("giving up on keys after the last attempt", extra=line)
         metrics.add_metric(name="RestoreGaveUp", unit=MetricUnit.Count, value=len(failed))
-        return False
+        raise Redeliver("keys still failing after the last attempt")
     retry = batch.retry(failed)
     try:
         sqs().send_message(
-            QueueUrl=queue_url, MessageBody=retry.to_body(), DelaySeconds=retry_delay(batch.attempt)
+            QueueUrl=settings.queue_url, MessageBody=retry.to_body(), DelaySeconds=retry_delay(batch.attempt)
         )
     except (ClientError, BotoCoreError) as error:
         # The failed keys must not be lost: redelivering the whole message repeats some requests, harmlessly.
-        logger.error("could not re-queue failed keys", extra={**context, "error": describe_error(error)})
-        return False
-    logger.warning("re-queued failed keys", extra={**context, "next_attempt": retry.attempt})
+        logger.error("could not re-queue failed keys", extra={**line, "error": describe_error(error)})
+        raise Redeliver("could not re-queue failed keys") from error
+    logger.warning("re-queued failed keys", extra={**line, "next_attempt": retry.attempt})
     metrics.add_metric(name="RestoreRetried", unit=MetricUnit.Count, value=len(failed))
-    return True
+
+
+def _publish(results: Sequence[BatchResult], *, failed_messages: int) -> None:
+    total = RestoreReport()
+    for result in results:
+        total.merge(result.report)
+    counts = total.counts()
+    for outcome, name in METRIC_NAMES.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
+    already = sum(result.already_requested for result in results)
+    metrics.add_metric(name="RestoreAlreadyRequested", unit=MetricUnit.Count, value=already)
+    metrics.add_metric(name="RestoreMessagesFailed", unit=MetricUnit.Count, value=failed_messages)

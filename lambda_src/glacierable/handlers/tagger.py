@@ -12,36 +12,26 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from glacierable.aws_errors import error_code
 from glacierable.clients import s3_client
+from glacierable.env import ConfigError as ConfigError  # the handler raises it: part of its interface
+from glacierable.env import env_bool
 from glacierable.events import S3Notification, parse_event
+from glacierable.handlers.lazy import LazyClient
 from glacierable.tagging import Action, TagResult, tag_object
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
+    from mypy_boto3_s3 import S3Client
 
 logger = Logger()
 metrics = Metrics()
-# Built once per cold start and reused by every invocation of this execution environment.
-client = s3_client()
+s3 = LazyClient(s3_client)
 
 METRIC_NAMES = ("TaggedTrue", "TaggedFalse", "Kept", "Skipped", "Failed", "TooManyTags")
 MAX_KEYS_IN_ERROR = 20
 
 
-class ConfigError(ValueError):
-    """The function's environment is misconfigured."""
-
-
 class TaggingFailedError(RuntimeError):
     """Some records could not be tagged; raised after all others were processed, so Lambda retries."""
-
-
-def archive_unknown_setting() -> bool:
-    """ARCHIVE_UNKNOWN from the environment: "true" or "false" (default false)."""
-    raw = os.environ.get("ARCHIVE_UNKNOWN", "false")
-    value = raw.strip().lower()
-    if value not in ("true", "false"):
-        raise ConfigError(f"ARCHIVE_UNKNOWN must be 'true' or 'false', got {raw!r}")
-    return value == "true"
 
 
 def _metric_for(result: TagResult) -> str:
@@ -60,7 +50,9 @@ def _error_code(error: Exception) -> str:
     )
 
 
-def _tag_all(notification: S3Notification, archive_unknown: bool, counts: Counter[str]) -> list[str]:
+def _tag_all(
+    client: S3Client, notification: S3Notification, archive_unknown: bool, counts: Counter[str]
+) -> list[str]:
     """Tag every ObjectCreated record, counting outcomes; returns the failed objects, described."""
     if notification.test_event:
         logger.info("s3:TestEvent ignored")
@@ -100,9 +92,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     """Tag every ObjectCreated record; raise at the end, naming the keys that failed, if any did."""
     counts: Counter[str] = Counter({name: 0 for name in METRIC_NAMES})
     try:
-        archive_unknown = archive_unknown_setting()
+        archive_unknown = env_bool(os.environ, "ARCHIVE_UNKNOWN")
         notification = parse_event(event)
-        failed = _tag_all(notification, archive_unknown, counts)
+        failed = _tag_all(s3(), notification, archive_unknown, counts)
     finally:
         # Every count, zeros too, even when the invocation fails, so alarms see a continuous series.
         for name in METRIC_NAMES:
