@@ -145,11 +145,18 @@ class Poll:
     report: RestoreReport = field(default_factory=RestoreReport)
 
 
+@dataclass(frozen=True, slots=True)
+class RestorePoint:
+    """What a wait follows: a request's backup at its pinned restore time, in one bucket."""
+
+    bucket: str
+    request: RestoreRequest
+    restore_time: int
+
+
 def wait_until_readable(
     client: S3Client,
-    bucket: str,
-    request: RestoreRequest,
-    restore_time: int,
+    point: RestorePoint,
     *,
     interval: float,
     concurrency: int,
@@ -162,6 +169,7 @@ def wait_until_readable(
     lost) is requested again: the restore needs it, and waiting for it otherwise would never end. A
     re-request that fails raises RequestAgainFailed with its report.
     """
+    bucket, request, restore_time = point.bucket, point.request, point.restore_time
     while True:
         plan = load_plan(
             client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency

@@ -43,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
     duplicity = selection.duplicity_command_for(args, request, plan, restore_time)
     if args.json:
         document = {
-            "bucket": args.bucket,
-            "prefix": request.folder,
-            "time": request.time,
-            "restore_time": restore_time,
-            "restore_time_text": format_time(restore_time),
+            **selection.point_json(args, request, restore_time),
             **plan.to_json(),
             "costs": [cost.to_json() for cost in costs] if plan.to_restore else [],
             "restore_command": restore_command,

@@ -151,9 +151,8 @@ def _after_request(
             render.command(wait_command)
         return ExitCode.OK
     try:
-        status = wait_until_readable(
-            client, bucket, request, restore_time, interval=args.interval, concurrency=args.concurrency
-        )
+        point = restore_flow.RestorePoint(bucket, request, restore_time)
+        status = wait_until_readable(client, point, interval=args.interval, concurrency=args.concurrency)
     except KeyboardInterrupt:
         render.line("stopped waiting; the restores go on in S3. Check them with:", err=True)
         render.line(
@@ -205,13 +204,7 @@ def _request_batches(client: S3Client, batches: list[Batch], concurrency: int) -
 
 
 def wait_until_readable(
-    client: S3Client,
-    bucket: str,
-    request: RestoreRequest,
-    restore_time: int,
-    *,
-    interval: float,
-    concurrency: int,
+    client: S3Client, point: restore_flow.RestorePoint, *, interval: float, concurrency: int
 ) -> StatusReport:
     """The restore use case's wait, shown on stderr: a live line on a terminal, else a line a poll."""
     render = Renderer()
@@ -220,7 +213,7 @@ def wait_until_readable(
         def show(poll: restore_flow.Poll) -> None:
             status = poll.status
             if progress.hours is None:
-                progress.hours = restore_flow.hours_range(poll.plan, request.tier)
+                progress.hours = restore_flow.hours_range(poll.plan, point.request.tier)
             progress.update(status.readable_count, len(status.objects))
             if not progress.enabled:
                 counts = ", ".join(f"{n} {state}" for state, n in status.counts().items() if n)
@@ -237,13 +230,7 @@ def wait_until_readable(
 
         try:
             return restore_flow.wait_until_readable(
-                client,
-                bucket,
-                request,
-                restore_time,
-                interval=interval,
-                concurrency=concurrency,
-                on_poll=show,
+                client, point, interval=interval, concurrency=concurrency, on_poll=show
             )
         except restore_flow.RequestAgainFailed as error:
             _show_failures(render, error.report)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from glacierable.clients import s3_client
 from glacierable.duplicity_command import TARGET_PREFIX, duplicity_command
 from glacierable.listing import ListingError
+from glacierable.names import format_time
 from glacierable.object_status import StatusError, load_plan
 from glacierable.plan import PlanError, RestorePlan
 from glacierable.pricing import Tier
@@ -118,6 +119,17 @@ def load(
         return load_plan(client, bucket, folder, restore_time, prefixes, concurrency=concurrency)
     except (PlanError, StatusError, ListingError) as error:
         raise CommandError(str(error)) from None
+
+
+def point_json(args: argparse.Namespace, request: RestoreRequest, restore_time: int) -> dict[str, object]:
+    """The fields every restore-related JSON record starts with: which backup, at which time."""
+    return {
+        "bucket": args.bucket,
+        "prefix": request.folder,
+        "time": request.time,
+        "restore_time": restore_time,
+        "restore_time_text": format_time(restore_time),
+    }
 
 
 def duplicity_command_for(

@@ -6,7 +6,6 @@ import argparse
 import time
 
 from glacierable import restore_flow
-from glacierable.names import format_time
 from glacierable.object_status import State, StatusReport
 from glacierable.pricing import Tier
 from glacierable_cli import selection
@@ -44,11 +43,7 @@ def run(args: argparse.Namespace) -> int:
     duplicity = selection.duplicity_command_for(args, request, plan, restore_time)
     if args.json:
         document = {
-            "bucket": args.bucket,
-            "prefix": request.folder,
-            "time": request.time,
-            "restore_time": restore_time,
-            "restore_time_text": format_time(restore_time),
+            **selection.point_json(args, request, restore_time),
             **status.to_json(per_object=True),
             "duplicity_command": duplicity,
         }

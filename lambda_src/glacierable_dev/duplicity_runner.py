@@ -102,6 +102,10 @@ class DuplicityRunner:
         env.update(_QUIET_ENV)
         env["GNUPGHOME"] = str(self.gnupg_home)
         env["TMPDIR"] = str(self.tempdir)
+        # duplicity's default archive dir is $XDG_CACHE_HOME/duplicity, and importing duplicity's config
+        # (as the name oracle does) sets XDG_CACHE_HOME in this process: without a private one, a run
+        # without --archive-dir would reuse (and fill) the user's real cache, stale manifests included.
+        env["XDG_CACHE_HOME"] = str(self.tempdir / "cache")
         if self.passphrase is not None:
             env["PASSPHRASE"] = self.passphrase
         return env

@@ -31,7 +31,7 @@ from glacierable.object_status import StatusReport, load_plan
 from glacierable.prefixes import duplicity_url
 from glacierable.prefixes import folder as folder_of
 from glacierable.pricing import PRICES_DATE, PRICES_REGION
-from glacierable.restore_flow import Poll, wait_until_readable
+from glacierable.restore_flow import Poll, RestorePoint, wait_until_readable
 from glacierable.restore_request import RestoreRequest
 from glacierable_dev.duplicity_runner import DuplicityError, DuplicityRunner, error_lines
 from glacierable_dev.emulator import MotoServer
@@ -599,9 +599,7 @@ class _Story:
 
         status = wait_until_readable(
             self.s3,
-            self.options.bucket,
-            request,
-            self.now,
+            RestorePoint(self.options.bucket, request, self.now),
             interval=self.options.poll_interval,
             concurrency=16,
             on_poll=show,

@@ -78,7 +78,12 @@ def run_pasted(backup: Backup, command: str, cwd: Path) -> subprocess.CompletedP
     """`command` as a user pastes it into a shell in `cwd`, with duplicity's environment."""
     argv = shlex.split(command)
     assert argv[:2] == ["duplicity", "restore"], command
-    env: dict[str, Any] = {**backup.runner.environment(), "HOME": str(cwd / "home")}
+    # A new machine: nothing cached, so duplicity reads every manifest it needs from S3.
+    env: dict[str, Any] = {
+        **backup.runner.environment(),
+        "HOME": str(cwd / "home"),
+        "XDG_CACHE_HOME": str(cwd / "cache"),
+    }
     return subprocess.run(
         [str(DUPLICITY), *argv[1:]], cwd=cwd, env=env, capture_output=True, text=True, check=False
     )
