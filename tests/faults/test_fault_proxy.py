@@ -10,7 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from glacierable_dev.fault_proxy import Fate, Handled, LatencyProxy, ProxySettings, s3_operation
+from glacierable_dev.fault_proxy import Fate, Handled, LatencyProxy, ProxySettings
+from glacierable_dev.s3_operations import s3_operation
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
