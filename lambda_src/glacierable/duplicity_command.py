@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import shlex
 
-from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes
+from glacierable.names import DuplicityPrefixes, format_time
 from glacierable.prefixes import duplicity_url
 from glacierable.timespec import time_argument
 

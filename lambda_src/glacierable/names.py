@@ -225,3 +225,34 @@ def parse_name(key: str) -> DuplicityName | None:
         protected = par2.group("protected")
         return _parse_base(protected, par2=True, protected=protected)
     return _parse_base(base, par2=False, protected=base)
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicityPrefixes:
+    """duplicity's `--file-prefix`, `--file-prefix-archive`, `-manifest`, `-signature`, `-jsonstat`."""
+
+    file_prefix: str = ""
+    archive: str = ""
+    manifest: str = ""
+    signature: str = ""
+    jsonstat: str = ""
+
+    def by_kind(self) -> dict[Kind, str]:
+        """The whole prefix duplicity puts before a name of each kind."""
+        return {
+            Kind.VOLUME: self.file_prefix + self.archive,
+            Kind.MANIFEST: self.file_prefix + self.manifest,
+            Kind.SIGNATURE: self.file_prefix + self.signature,
+            Kind.JSONSTAT: self.file_prefix + self.jsonstat,
+        }
+
+    def options(self) -> list[str]:
+        """The duplicity command-line options that select these prefixes (empty ones left out)."""
+        pairs = (
+            ("--file-prefix", self.file_prefix),
+            ("--file-prefix-archive", self.archive),
+            ("--file-prefix-manifest", self.manifest),
+            ("--file-prefix-signature", self.signature),
+            ("--file-prefix-jsonstat", self.jsonstat),
+        )
+        return [part for option, value in pairs if value for part in (option, value)]

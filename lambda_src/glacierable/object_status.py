@@ -21,8 +21,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable.aws_errors import describe_error, http_status
 from glacierable.fanout import map_in_order
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
-from glacierable.names import Kind, parse_name
-from glacierable.plan import DuplicityPrefixes, NoChainsError, RestorePlan, plan_restore
+from glacierable.names import DuplicityPrefixes, Kind, parse_name
+from glacierable.plan import NoChainsError, RestorePlan, plan_restore
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from glacierable.listing import ListedObject
-from glacierable.names import DuplicityName, Kind, format_time, parse_name
+from glacierable.names import DuplicityName, DuplicityPrefixes, Kind, format_time, parse_name
+from glacierable.plan_hints import other_prefixes
 from glacierable.pricing import Estimate, RestoreCost, Tier, estimate, restore_cost, tiers_for
 
 
@@ -28,37 +29,6 @@ class NoChainsError(PlanError):
     def __init__(self, message: str, other_prefixes: tuple[DuplicityPrefixes, ...] = ()) -> None:
         super().__init__(message)
         self.other_prefixes = other_prefixes
-
-
-@dataclass(frozen=True, slots=True)
-class DuplicityPrefixes:
-    """duplicity's `--file-prefix`, `--file-prefix-archive`, `-manifest`, `-signature`, `-jsonstat`."""
-
-    file_prefix: str = ""
-    archive: str = ""
-    manifest: str = ""
-    signature: str = ""
-    jsonstat: str = ""
-
-    def by_kind(self) -> dict[Kind, str]:
-        """The whole prefix duplicity puts before a name of each kind."""
-        return {
-            Kind.VOLUME: self.file_prefix + self.archive,
-            Kind.MANIFEST: self.file_prefix + self.manifest,
-            Kind.SIGNATURE: self.file_prefix + self.signature,
-            Kind.JSONSTAT: self.file_prefix + self.jsonstat,
-        }
-
-    def options(self) -> list[str]:
-        """The duplicity command-line options that select these prefixes (empty ones left out)."""
-        pairs = (
-            ("--file-prefix", self.file_prefix),
-            ("--file-prefix-archive", self.archive),
-            ("--file-prefix-manifest", self.manifest),
-            ("--file-prefix-signature", self.signature),
-            ("--file-prefix-jsonstat", self.jsonstat),
-        )
-        return [part for option, value in pairs if value for part in (option, value)]
 
 
 @dataclass(slots=True)
@@ -267,7 +237,7 @@ def plan_restore(
 
     chains = _chains(sets, sig_names)
     if not chains:
-        others = _other_prefixes(objects_seen, expected_prefixes, folder)
+        others = other_prefixes(objects_seen, expected_prefixes, folder)
         where = "" if folder is None else f" in folder {folder!r}"
         options = " ".join(prefixes.options()) or "no --file-prefix options"
         hint = (
@@ -331,45 +301,6 @@ def plan_restore(
         warnings=tuple(warnings),
         par2=bool(par2_files),
     )
-
-
-def _other_prefixes(
-    objects: Iterable[ListedObject], expected: dict[Kind, str], folder: str | None
-) -> tuple[DuplicityPrefixes, ...]:
-    """The prefix sets of the other backups in the folder (those with a full set), as duplicity options.
-
-    A name shows only its whole prefix (`--file-prefix` and the per-type one run together), so each is
-    offered per type: `--file-prefix-archive A --file-prefix-manifest M --file-prefix-signature S`, or
-    one `--file-prefix P` when every type shares it.
-    """
-    by_kind: dict[Kind, set[str]] = {}
-    for obj in objects:
-        if folder is not None and (not obj.key.startswith(folder) or "/" in obj.key[len(folder) :]):
-            continue
-        name = parse_name(obj.key)
-        if name is None or name.par2 or not name.full or name.kind is Kind.JSONSTAT:
-            continue
-        if name.prefix != expected[name.kind]:
-            by_kind.setdefault(name.kind, set()).add(name.prefix)
-    results: list[DuplicityPrefixes] = []
-    for volume_prefix in sorted(by_kind.get(Kind.VOLUME, ())):
-        manifests = sorted(by_kind.get(Kind.MANIFEST, ()) or {expected[Kind.MANIFEST]})
-        signatures = sorted(by_kind.get(Kind.SIGNATURE, ()) or {expected[Kind.SIGNATURE]})
-        # Pair by the longest shared start: `hostA_data_` goes with `hostA_meta_`, not `hostB_meta_`.
-        manifest = max(manifests, key=lambda m: len(_common_start(m, volume_prefix)))
-        signature = max(signatures, key=lambda g: len(_common_start(g, volume_prefix)))
-        if volume_prefix == manifest == signature:
-            results.append(DuplicityPrefixes(file_prefix=volume_prefix))
-        else:
-            results.append(DuplicityPrefixes(archive=volume_prefix, manifest=manifest, signature=signature))
-    return tuple(results)
-
-
-def _common_start(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
 
 
 def _own_name(key: str, prefixes: dict[Kind, str], folder: str | None) -> DuplicityName | None:

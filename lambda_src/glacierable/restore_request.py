@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, RestorePlan
+from glacierable.names import DuplicityPrefixes, format_time
+from glacierable.plan import RestorePlan
 from glacierable.prefixes import PrefixError, folder
 from glacierable.pricing import PricingError, Tier, estimate, parse_tier, tiers_for
 from glacierable.timespec import TimeSpecError, parse_restore_time

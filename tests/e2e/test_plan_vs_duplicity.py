@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from glacierable.listing import ListedObject
-from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, PlanError, RestorePlan, plan_restore
+from glacierable.names import DuplicityPrefixes, format_time
+from glacierable.plan import PlanError, RestorePlan, plan_restore
 from glacierable.timespec import local_standard_offset, parse_restore_time
 from glacierable_dev.duplicity_runner import PAR2, PAR2_MISSING_REASON, file_url, par2_url
 from glacierable_dev.source_tree import write_random

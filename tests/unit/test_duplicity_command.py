@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from glacierable.duplicity_command import duplicity_command
-from glacierable.plan import DuplicityPrefixes
+from glacierable.names import DuplicityPrefixes
 
 
 def test_duplicity_command_carries_prefixes_and_quotes_what_the_shell_needs() -> None:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
-from glacierable.names import format_time
-from glacierable.plan import DuplicityPrefixes, NoChainsError, PlanError, RestorePlan, plan_restore
+from glacierable.names import DuplicityPrefixes, format_time
+from glacierable.plan import NoChainsError, PlanError, RestorePlan, plan_restore
 from glacierable.pricing import PricingError, Tier
 
 FOLDER = "backups/host1/"

@@ -10,7 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from glacierable.listing import ListedObject, RestoreState
-from glacierable.plan import DuplicityPrefixes, RestorePlan, plan_restore
+from glacierable.names import DuplicityPrefixes
+from glacierable.plan import RestorePlan, plan_restore
 from glacierable.pricing import Tier
 from glacierable.restore_request import FIELDS, RequestError, RestoreRequest
 
