@@ -23,6 +23,7 @@ from glacierable.fanout import map_in_order
 from glacierable.listing import ListedObject, ListingError, RestoreState, listed_objects
 from glacierable.names import DuplicityPrefixes, Kind, parse_name
 from glacierable.plan import NoChainsError, RestorePlan, plan_restore
+from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -196,9 +197,8 @@ def with_head_states(
     )
     errors = [error for _, error in results if error is not None]
     if errors:
-        shown = "; ".join(errors[:MAX_ERRORS_SHOWN])
-        more = f" and {len(errors) - MAX_ERRORS_SHOWN} more" if len(errors) > MAX_ERRORS_SHOWN else ""
-        raise StatusError(f"cannot read the restore state of {len(errors)} object(s): {shown}{more}")
+        shown = first_and_more(errors, MAX_ERRORS_SHOWN, separator="; ")
+        raise StatusError(f"cannot read the restore state of {len(errors)} object(s): {shown}")
     return {obj.key: obj for obj, _ in results if obj is not None}
 
 

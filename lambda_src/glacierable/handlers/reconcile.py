@@ -19,6 +19,7 @@ from glacierable.env import env_bool
 from glacierable.handlers.lazy import LazyClient
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.tagging import Action
+from glacierable.text import first_and_more
 
 DEFAULT_DAYS = 3
 CONCURRENCY = 32
@@ -98,11 +99,9 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     if not summary.ok:
         failed = summary.failed
-        shown = ", ".join(f.key for f in failed[:MAX_KEYS_REPORTED])
-        more = f" and {len(failed) - MAX_KEYS_REPORTED} more" if len(failed) > MAX_KEYS_REPORTED else ""
         raise ReconcileFailed(
             f"{len(failed)} of {summary.processed} objects in s3://{settings.bucket}/{settings.prefix} "
-            f"could not be tagged: {shown}{more}"
+            f"could not be tagged: {first_and_more([f.key for f in failed], MAX_KEYS_REPORTED)}"
         )
     return _brief(summary)
 

@@ -25,6 +25,7 @@ from glacierable.plan import PlanError
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.restore_flow import new_restore_id, prepare
 from glacierable.restore_request import RequestError, RestoreRequest
+from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -115,7 +116,8 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
         logger.error("batches not queued", extra={"summary": result, "errors": errors[:MAX_ERRORS_REPORTED]})
         raise EnqueueError(
             f"restore {restore_id}: {len(failed)} of {len(batches)} batches ({lost} keys) could not be "
-            f"queued ({'; '.join(errors[:MAX_ERRORS_REPORTED])}); {queued} keys were queued. Rerun the "
+            f"queued ({first_and_more(errors, MAX_ERRORS_REPORTED, separator='; ')}); {queued} keys were "
+            "queued. Rerun the "
             "same request to queue the rest: objects already restoring are not requested again"
         )
     logger.info("restore queued", extra={"summary": result})

@@ -17,6 +17,7 @@ from glacierable.env import env_bool
 from glacierable.events import S3Notification, parse_event
 from glacierable.handlers.lazy import LazyClient
 from glacierable.tagging import Action, TagResult, tag_object
+from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -100,9 +101,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
         for name in METRIC_NAMES:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[name])
     if failed:
-        shown = ", ".join(failed[:MAX_KEYS_IN_ERROR])
-        more = f" and {len(failed) - MAX_KEYS_IN_ERROR} more" if len(failed) > MAX_KEYS_IN_ERROR else ""
         raise TaggingFailedError(
-            f"{len(failed)} of {len(notification.created)} objects could not be tagged: {shown}{more}"
+            f"{len(failed)} of {len(notification.created)} objects could not be tagged: "
+            f"{first_and_more(failed, MAX_KEYS_IN_ERROR)}"
         )
     return dict(counts)
