@@ -10,8 +10,9 @@ the ones listed (a gap in the numbers is reported as a warning: duplicity would 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from glacierable.listing import ListedObject
 from glacierable.names import DuplicityName, DuplicityPrefixes, Kind, format_time, parse_name
@@ -103,6 +104,18 @@ class ChainSummary:
             "volume_count": self.volume_count,
             "volume_bytes": self.volume_bytes,
         }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ChainSummary:
+        """Read `to_json`'s dict back (KeyError, TypeError or ValueError when it is not one)."""
+        return cls(
+            restore_time=int(data["restore_time"]),
+            full_time=int(data["full_time"]),
+            incremental_times=tuple(int(t) for t in data["incremental_times"]),
+            later_incremental_times=tuple(int(t) for t in data["later_incremental_times"]),
+            volume_count=int(data["volume_count"]),
+            volume_bytes=int(data["volume_bytes"]),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 PRICES_DATE = "2026-11-26"
 """When the table below was last compared with AWS's pricing page (approximate, secondary sources)."""
@@ -184,18 +185,36 @@ class RestoreCost:
             "days": self.days,
             "object_count": self.object_count,
             "bytes": self.total_bytes,
-            "retrieval_usd": round(self.retrieval_usd, 4),
-            "requests_usd": round(self.requests_usd, 4),
-            "copies_usd": round(self.copies_usd, 4),
-            "transfer_usd": round(self.transfer_usd, 4),
-            "total_usd": round(self.total_usd, 4),
+            "retrieval_usd": self.retrieval_usd,
+            "requests_usd": self.requests_usd,
+            "copies_usd": self.copies_usd,
+            "transfer_usd": self.transfer_usd,
+            "total_usd": self.total_usd,
             "hours_min": self.hours_min,
             "hours_max": self.hours_max,
+            "transfer_out": self.transfer_out,
             "assumptions": cost_assumptions(self.transfer_out),
             "prices_date": PRICES_DATE,
             "region": PRICES_REGION,
             "approximate": True,
         }
+
+
+def cost_from_json(data: Mapping[str, Any]) -> RestoreCost:
+    """Read `RestoreCost.to_json`'s dict back (KeyError, TypeError or ValueError when it is not one)."""
+    return RestoreCost(
+        tier=parse_tier(str(data["tier"])),
+        days=int(data["days"]),
+        object_count=int(data["object_count"]),
+        total_bytes=int(data["bytes"]),
+        retrieval_usd=float(data["retrieval_usd"]),
+        requests_usd=float(data["requests_usd"]),
+        copies_usd=float(data["copies_usd"]),
+        transfer_usd=float(data["transfer_usd"]),
+        transfer_out=bool(data["transfer_out"]),
+        hours_min=float(data["hours_min"]),
+        hours_max=float(data["hours_max"]),
+    )
 
 
 def cost_assumptions(transfer_out: bool = True) -> str:

@@ -22,6 +22,7 @@ from glacierable.plan import RestorePlan
 from glacierable.pricing import PricingError, Tier, estimate
 from glacierable.restore import RestoreReport, restore_batch
 from glacierable.restore_request import RestoreRequest
+from glacierable.restore_summary import RestoreSummary
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -66,10 +67,11 @@ class PreparedRestore:
             expedited_fallback=request.expedited_fallback,
         )
 
-    def summary(self) -> dict[str, object]:
-        """The request's JSON summary: counts, chain, warnings and the bill (what the Lambda returns)."""
-        summary = self.request.summary(self.plan, restore_time=self.restore_time, restore_id=self.restore_id)
-        return {"bucket": self.bucket, **summary}
+    def summary(self) -> RestoreSummary:
+        """Counts, chain, warnings and the bill: what the Lambda returns and the CLI shows."""
+        return self.request.summary(
+            self.plan, bucket=self.bucket, restore_time=self.restore_time, restore_id=self.restore_id
+        )
 
 
 def prepare(

@@ -10,10 +10,11 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from glacierable.names import DuplicityPrefixes, format_time
+from glacierable.names import DuplicityPrefixes
 from glacierable.plan import RestorePlan
 from glacierable.prefixes import PrefixError, folder
-from glacierable.pricing import PricingError, Tier, estimate, parse_tier, tiers_for
+from glacierable.pricing import PricingError, RestoreCost, Tier, estimate, parse_tier, tiers_for
+from glacierable.restore_summary import RestoreSummary
 from glacierable.timespec import TimeSpecError, parse_restore_time
 
 DEFAULT_DAYS = 7
@@ -118,25 +119,37 @@ class RestoreRequest:
             )
         return warnings
 
-    def summary(self, plan: RestorePlan, *, restore_time: int, restore_id: str) -> dict[str, object]:
+    def summary(
+        self, plan: RestorePlan, *, bucket: str, restore_time: int, restore_id: str
+    ) -> RestoreSummary:
         """What this request amounts to: the plan's counts (no key lists: they can be huge) and its bill."""
         try:
-            cost: dict[str, object] | None = plan.cost(self.tier, days=self.days).to_json()
+            cost: RestoreCost | None = plan.cost(self.tier, days=self.days)
         except PricingError:  # Expedited where a class lacks it: check_plan refuses such a restore
             cost = None
-        return {
-            "restore_id": restore_id,
-            "prefix": self.folder,
-            "time": self.time,
-            "restore_time": restore_time,
-            "restore_time_text": format_time(restore_time),
-            "tier": self.tier.value,
-            "days": self.days,
-            "dry_run": self.dry_run,
-            **plan.to_json(keys=False),
-            "warnings": self.warnings(plan),
-            "cost": cost,
+        groups = {
+            "needed": list(plan.needed),
+            "to_restore": plan.to_restore,
+            "readable": plan.readable,
+            "in_progress": plan.in_progress,
         }
+        return RestoreSummary(
+            restore_id=restore_id,
+            bucket=bucket,
+            prefix=self.folder,
+            time=self.time,
+            restore_time=restore_time,
+            tier=self.tier,
+            days=self.days,
+            dry_run=self.dry_run,
+            par2=plan.par2,
+            chain=plan.chain,
+            data_volume_count=len(plan.data_volumes),
+            counts={group: len(objects) for group, objects in groups.items()},
+            sizes={group: sum(obj.size for obj in objects) for group, objects in groups.items()},
+            warnings=tuple(self.warnings(plan)),
+            cost=cost,
+        )
 
     def to_json(self) -> dict[str, object]:
         """The request as JSON fields (what `from_json` reads back to an equal request)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from botocore.config import Config
@@ -25,12 +25,15 @@ from glacierable.names import format_time
 from glacierable.object_status import StatusError, StatusReport
 from glacierable.plan import PlanError
 from glacierable.prefixes import duplicity_url
+from glacierable.pricing import cost_assumptions
 from glacierable.restore import RestoreReport
 from glacierable.restore_request import RequestError, RestoreRequest
+from glacierable.restore_summary import RestoreSummary, SummaryError
 from glacierable_cli import selection
 from glacierable_cli.errors import CommandError, ExitCode, UsageError
 from glacierable_cli.output import print_json
-from glacierable_cli.render import Renderer, hours_text
+from glacierable_cli.plan_cmd import cost_text
+from glacierable_cli.render import Renderer
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda import LambdaClient
@@ -109,33 +112,30 @@ def _restore_locally(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except (PlanError, StatusError, ListingError) as error:
         raise CommandError(str(error)) from None
-    summary: dict[str, Any] = prepared.summary()
+    summary = prepared.summary()
     report = RestoreReport()
     if not request.dry_run and prepared.keys:
         report = _request_batches(client, prepared.batches(), args.concurrency)
-    summary["requests"] = report.to_json()
-    return _after_request(args, request, summary, report, client, args.bucket, prepared.plan.par2)
+    return _after_request(args, request, summary, report, client)
 
 
 def _after_request(
     args: argparse.Namespace,
     request: RestoreRequest,
-    summary: dict[str, Any],
+    summary: RestoreSummary,
     report: RestoreReport,
     client: S3Client,
-    bucket: str,
-    par2: bool,
 ) -> int:
     """Print the summary and the next step; with --wait, wait, then print the duplicity command."""
     render = Renderer()
-    restore_time: int = summary["restore_time"]
+    bucket, restore_time = summary.bucket, summary.restore_time
     status_command = selection.glacierable_command("status", args, request, restore_time, bucket=bucket)
     wait_command = selection.glacierable_command(
         "restore", args, request, restore_time, bucket=bucket, wait=True
     )
-    summary["status_command"] = status_command
     if args.json:
-        print_json("restore", summary)
+        requests = {} if summary.queued is not None else {"requests": report.to_json()}
+        print_json("restore", {**summary.to_json(), **requests, "status_command": status_command})
     else:
         _show_summary(render, summary, report)
     if not report.ok:
@@ -165,7 +165,7 @@ def _after_request(
         restore_time,
         request.prefixes,
         args.endpoint_url,
-        par2=par2,
+        par2=summary.par2,
         target=args.target,
     )
     if args.json:
@@ -265,15 +265,14 @@ def _restore_by_function(args: argparse.Namespace) -> int:
         kind = result.get("errorType") if isinstance(result, dict) else None
         detail = f"{kind}: {message}" if kind and message else (message or body.decode(errors="replace"))
         raise CommandError(f"{args.function} refused or failed the restore: {detail}")
-    if not isinstance(result, dict):
-        raise CommandError(f"{args.function} returned {body[:200]!r}, not a restore summary")
-    bucket, folder, restore_time = result.get("bucket"), result.get("prefix"), result.get("restore_time")
-    if not isinstance(bucket, str) or not isinstance(folder, str) or not isinstance(restore_time, int):
-        raise CommandError(f"{args.function}'s result lacks bucket, prefix or restore_time")
-    if args.bucket and args.bucket != bucket:
-        raise UsageError(f"--bucket {args.bucket!r} differs from the function's bucket {bucket!r}")
+    try:
+        summary = RestoreSummary.from_json(result)
+    except SummaryError as error:
+        raise CommandError(f"{args.function} returned {body[:200]!r}: {error}") from None
+    if args.bucket and args.bucket != summary.bucket:
+        raise UsageError(f"--bucket {args.bucket!r} differs from the function's bucket {summary.bucket!r}")
     request = RestoreRequest(
-        folder=folder,
+        folder=summary.prefix,
         time=given.time,
         prefixes=given.prefixes,
         tier=given.tier,
@@ -282,8 +281,7 @@ def _restore_by_function(args: argparse.Namespace) -> int:
         expedited_fallback=given.expedited_fallback,
     )
     # The function queued the requests for its workers: this machine has sent none.
-    report = RestoreReport()
-    return _after_request(args, request, result, report, selection.s3(args), bucket, bool(result.get("par2")))
+    return _after_request(args, request, summary, RestoreReport(), selection.s3(args))
 
 
 def lambda_client() -> LambdaClient:
@@ -296,41 +294,32 @@ def lambda_client() -> LambdaClient:
     return boto3.session.Session().client("lambda", config=config)
 
 
-def _show_summary(render: Renderer, summary: dict[str, Any], report: RestoreReport) -> None:
+def _show_summary(render: Renderer, summary: RestoreSummary, report: RestoreReport) -> None:
     rows = [
-        ("backup", duplicity_url(summary["bucket"], summary["prefix"], par2=bool(summary.get("par2")))),
-        ("restore time", f"{summary['restore_time_text']} ({summary['time']})"),
-        ("needed", str(summary["needed_count"])),
-        ("readable", str(summary["readable_count"])),
-        ("in progress", str(summary["in_progress_count"])),
-        ("to restore", str(summary["to_restore_count"])),
+        ("backup", duplicity_url(summary.bucket, summary.prefix, par2=summary.par2)),
+        ("restore time", f"{summary.restore_time_text} ({summary.time})"),
+        ("needed", str(summary.count("needed"))),
+        ("readable", str(summary.count("readable"))),
+        ("in progress", str(summary.count("in_progress"))),
+        ("to restore", str(summary.count("to_restore"))),
     ]
-    if "queued" in summary:  # the restore Lambda queued them for its workers
-        rows.append(("queued", f"{summary['queued']} in {summary.get('batches', 0)} batch(es)"))
-    elif not summary["dry_run"]:
+    if summary.queued is not None:  # the restore Lambda queued them for its workers
+        rows.append(("queued", f"{summary.queued} in {summary.batches or 0} batch(es)"))
+    elif not summary.dry_run:
         rows += [
             (_OUTCOME_LABELS.get(outcome, outcome), str(count)) for outcome, count in report.counts().items()
         ]
         if report.fell_back:
             rows.append(("fell back to Standard", str(len(report.fell_back))))
-    cost = summary.get("cost")
-    priced = isinstance(cost, dict) and summary["to_restore_count"]
-    if isinstance(cost, dict) and priced:
-        rows.append(
-            (
-                "estimate",
-                f"~${cost['total_usd']:,.2f} with {cost['tier']} (retrieval ${cost['retrieval_usd']:,.2f} + "
-                f"requests ${cost['requests_usd']:,.2f} + copies ${cost['copies_usd']:,.2f} for "
-                f"{cost['days']} d + download ${cost['transfer_usd']:,.2f}), "
-                f"{hours_text(cost['hours_min'], cost['hours_max'])}",
-            )
-        )
+    cost = summary.cost if summary.count("to_restore") else None
+    if cost is not None:
+        rows.append(("estimate", f"{cost_text(cost, days=True)} with {cost.tier.value}"))
     render.rows(rows)
-    if isinstance(cost, dict) and priced:
-        render.line(f"({cost['assumptions']})")
-    for warning in summary["warnings"]:
+    if cost is not None:
+        render.line(f"({cost_assumptions(cost.transfer_out)})")
+    for warning in summary.warnings:
         render.warning(warning)
-    if summary["dry_run"]:
+    if summary.dry_run:
         render.line("dry run: nothing was requested")
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -162,7 +163,7 @@ class LocalLambdas:
                     module.metrics.namespace = NAMESPACE
                 handler = module.logger.registered_handler
                 if all(handler is not seen for seen, _ in self._streams):
-                    self._streams.append((handler, handler.setStream(self._log)))
+                    self._streams.append((handler, _swap_stream(handler, self._log)))
                 for client in vars(module).values():
                     if isinstance(client, LazyClient):
                         self._clients.enter_context(client.use())
@@ -174,7 +175,7 @@ class LocalLambdas:
     def __exit__(self, *exc: object) -> None:
         self._clients.close()
         for handler, stream in self._streams:
-            handler.setStream(stream)
+            _swap_stream(handler, stream)
         self._streams.clear()
         if self._environ_context is not None:
             self._environ_context.__exit__(None, None, None)
@@ -207,3 +208,14 @@ class LocalLambdas:
     def worker(self, records: list[dict[str, Any]]) -> Invocation:
         """Invoke a restore worker with SQS records."""
         return self.invoke(WORKER, {"Records": records}, "glacierable-restore-worker")
+
+
+def _swap_stream(handler: logging.StreamHandler[Any], stream: Any) -> Any:
+    """Point `handler` at `stream`; the old one back. Unlike setStream, never flushes the old stream: a
+    test's captured stream may be closed by now, and nothing of it is wanted any more."""
+    handler.acquire()
+    try:
+        previous, handler.stream = handler.stream, stream
+    finally:
+        handler.release()
+    return previous

@@ -14,6 +14,7 @@ from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
 from glacierable.restore_flow import Poll, RestorePoint, wait_until_readable
 from glacierable.restore_request import RestoreRequest
+from glacierable.restore_summary import RestoreSummary
 from glacierable_dev.duplicity_runner import DuplicityError
 from glacierable_dev.lambdas import delete, receive_all
 from glacierable_dev.report import (
@@ -63,11 +64,11 @@ class RecoverySteps(StoryBase):
         invocation = self.lambdas.restore(request)
         if invocation.error is not None:
             raise StoryFailed(f"the restore Lambda failed: {invocation.error}")
-        result = invocation.result
+        result = RestoreSummary.from_json(invocation.result)
         self.p.block(
-            f"-> restore_id {result['restore_id']}: {result['needed_count']} objects needed, "
-            f"{result['readable_count']} readable, {result['in_progress_count']} in progress, "
-            f"{result['queued']} queued in {result['batches']} batch(es)"
+            f"-> restore_id {result.restore_id}: {result.count('needed')} objects needed, "
+            f"{result.count('readable')} readable, {result.count('in_progress')} in progress, "
+            f"{result.queued} queued in {result.batches} batch(es)"
         )
         messages = receive_all(self.sqs, self.restore_queue)
         for start in range(0, len(messages), 10):

@@ -212,23 +212,36 @@ def use_lambda(monkeypatch: pytest.MonkeyPatch, fake: FakeLambda) -> FakeLambda:
 def test_function_mode_sends_the_options_and_prints_the_result(
     cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    summary = {
+    chain = {
+        "restore_time": 1700000000,
+        "full_time": 1699000000,
+        "incremental_times": [],
+        "later_incremental_times": [],
+        "volume_count": 5,
+        "volume_bytes": 500,
+    }
+    summary: dict[str, Any] = {
         "restore_id": "r9",
         "bucket": "b",
         "prefix": "backups/h/",
         "time": "now",
         "restore_time": 1700000000,
         "restore_time_text": "20231114T221320Z",
+        "tier": "Bulk",
+        "days": 3,
         "dry_run": False,
+        "chain": chain,
         "par2": False,
-        "needed_count": 5,
-        "readable_count": 0,
-        "in_progress_count": 0,
-        "to_restore_count": 5,
-        "queued": 5,
-        "batches": 1,
+        "data_volume_count": 5,
+        **{
+            f"{group}_count": n
+            for group, n in (("needed", 5), ("to_restore", 5), ("readable", 0), ("in_progress", 0))
+        },
+        **{f"{group}_bytes": 0 for group in ("needed", "to_restore", "readable", "in_progress")},
         "warnings": [],
         "cost": None,
+        "queued": 5,
+        "batches": 1,
     }
     fake = use_lambda(monkeypatch, FakeLambda(lambda payload: (summary, None)))
     result = cli(
@@ -250,7 +263,10 @@ def test_function_mode_sends_the_options_and_prints_the_result(
     ]
     document = result.json()
     assert document["record"] == "restore"
-    assert {k: v for k, v in document.items() if k in summary} == summary
+    assert {k: v for k, v in document.items() if k in summary and k != "chain"} == {
+        k: v for k, v in summary.items() if k != "chain"
+    }
+    assert document["chain"]["full_time_text"] == "20231103T082640Z"
     assert document["status_command"].startswith("glacierable status --bucket b --prefix backups/h/ -t ")
     assert cli.restores == Counter()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from glacierable.names import DuplicityPrefixes
 from glacierable.plan import RestorePlan, plan_restore
 from glacierable.pricing import Tier
 from glacierable.restore_request import FIELDS, RequestError, RestoreRequest
+from glacierable.restore_summary import RestoreSummary, SummaryError
 
 NOW = 1_700_000_000
 T = "20231114T221320Z"
@@ -169,12 +171,22 @@ def test_expedited_is_accepted_when_deep_archive_objects_are_already_restored() 
 
 
 def test_summary_counts_what_to_restore() -> None:
-    summary = request({}).summary(plan_of("GLACIER"), restore_time=NOW, restore_id="r1")
-    assert (summary["restore_id"], summary["needed_count"], summary["to_restore_count"]) == ("r1", 1, 1)
-    assert not [name for name in summary if name.endswith("_keys")]
-    cost = summary["cost"]
-    assert isinstance(cost, dict) and cost["tier"] == "Standard" and cost["days"] == 7
-    assert summary["restore_time_text"] == "20231114T221320Z"
+    summary = request({}).summary(plan_of("GLACIER"), bucket="b", restore_time=NOW, restore_id="r1")
+    assert (summary.restore_id, summary.count("needed"), summary.count("to_restore")) == ("r1", 1, 1)
+    assert summary.cost is not None and summary.cost.tier is Tier.STANDARD and summary.cost.days == 7
+    assert summary.restore_time_text == "20231114T221320Z"
+    document = summary.to_json()
+    assert (document["needed_count"], document["to_restore_count"]) == (1, 1)
+    assert not [name for name in document if name.endswith("_keys")]
+
+
+def test_a_summary_reads_back_from_its_json_and_refuses_a_broken_one() -> None:
+    summary = request({}).summary(plan_of("GLACIER"), bucket="b", restore_time=NOW, restore_id="r1")
+    document = json.loads(json.dumps(summary.to_json()))
+    assert RestoreSummary.from_json(document) == summary
+    for broken in ({**document, "needed_count": "1"}, {**document, "dry_run": 0}, {"bucket": "b"}, [1]):
+        with pytest.raises(SummaryError):
+            RestoreSummary.from_json(broken)
 
 
 JSON = st.recursive(

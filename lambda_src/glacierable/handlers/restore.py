@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -99,16 +99,15 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
         metrics.add_metric(name="RestoreRefused", unit=MetricUnit.Count, value=1)
         raise
     batches = prepared.batches()
-    result = prepared.summary()
-    result["batches"] = len(batches)
+    summary = replace(prepared.summary(), batches=len(batches), queued=0)
     metrics.add_metric(name="RestorePlanned", unit=MetricUnit.Count, value=len(prepared.keys))
     if request.dry_run:
-        result["queued"] = 0
+        result = summary.to_json()
         logger.info("dry run: nothing queued", extra={"summary": result})
         return result
     failed = enqueue(sqs(), settings.queue_url, batches)
     queued = sum(len(b.keys) for b in batches) - sum(len(batches[i].keys) for i in failed)
-    result["queued"] = queued
+    result = replace(summary, queued=queued).to_json()
     metrics.add_metric(name="RestoreQueued", unit=MetricUnit.Count, value=queued)
     if failed:
         errors = list(failed.values())
