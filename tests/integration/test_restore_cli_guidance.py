@@ -21,15 +21,17 @@ from glacierable_cli import main, restore_cmd
 from glacierable_cli.errors import ExitCode
 from glacierable_cli.render import Renderer
 from tests.integration.conftest import Cli, Result
+from tests.integration.test_restore import BETWEEN_CHAINS as BETWEEN_CHAINS_TIME
 from tests.integration.test_restore import Backup, upload_two_chains
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 
-def pasted(cli: Cli, result: Result, starts: str) -> Result:
-    """Run the first line of `result`'s output that starts with `starts`, as printed."""
-    line = next(line.strip() for line in result.out.splitlines() if line.strip().startswith(starts))
+def pasted(cli: Cli, result: Result, starts: str, *, lead: str = "") -> Result:
+    """Run the first line of `result`'s output that starts with `starts` (after `lead`), as printed."""
+    lines = (line.strip().removeprefix(lead) for line in result.out.splitlines())
+    line = next(line for line in lines if line.startswith(starts))
     argv = shlex.split(line)
     assert argv[0] == "glacierable"
     cli.capsys.readouterr()
@@ -110,6 +112,16 @@ def test_restore_without_wait_prints_a_status_command_with_the_time_pinned(cli: 
 
     assert status.code == 0, status.err  # moto restores at once: all readable
     assert "duplicity can restore now" in status.out
+
+
+def test_the_restore_command_plan_prints_next_runs_as_pasted(cli: Cli, backup: Backup) -> None:
+    plan = cli.selection("plan", "-t", BETWEEN_CHAINS_TIME)
+    assert plan.code == 0, plan.err
+
+    restore = pasted(cli, plan, "glacierable restore", lead="next: ")
+
+    assert restore.code == 0, restore.err
+    assert cli.restores == Counter(dict.fromkeys(backup.old_chain, 1))
 
 
 def test_status_exits_not_ready_and_its_printed_restore_command_works(cli: Cli, backup: Backup) -> None:
