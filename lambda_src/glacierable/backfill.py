@@ -142,6 +142,21 @@ class BackfillSummary:
                 self.tagged_by_decision[outcome.glacierable] += 1
 
 
+class BackfillInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a backfill; `summary` counts what was done before it."""
+
+    def __init__(self, summary: BackfillSummary) -> None:
+        super().__init__(f"{self.completed_of(summary)} objects done before the interruption")
+        self.summary = summary
+
+    @staticmethod
+    def completed_of(summary: BackfillSummary) -> int:
+        """Objects whose outcome is known: tagged, kept, gone, failed (or classified, in a dry run)."""
+        if summary.dry_run:
+            return sum(summary.decisions.values())
+        return sum(summary.actions.values()) + len(summary.failed)
+
+
 def backfill(
     client: S3Client,
     bucket: str,
@@ -182,6 +197,9 @@ def backfill(
             _classify_all(client, summary, archive_unknown, modified_since, on_progress)
         else:
             _tag_all(client, summary, archive_unknown, concurrency, modified_since, on_progress)
+    except KeyboardInterrupt:
+        # What was tagged stays tagged (a rerun skips it): say how far the run got.
+        raise BackfillInterrupted(summary) from None
     finally:
         summary.elapsed = time.monotonic() - started
     return summary

@@ -8,6 +8,7 @@ from glacierable.backfill import (
     DEFAULT_CONCURRENCY,
     MAX_CONCURRENCY,
     BackfillError,
+    BackfillInterrupted,
     BackfillSummary,
     Failure,
     backfill,
@@ -78,6 +79,15 @@ def run(args: argparse.Namespace) -> int:
             )
     except BackfillError as exc:
         raise CommandError(str(exc)) from None
+    except BackfillInterrupted as interrupted:
+        done = interrupted.summary
+        render.line(
+            f"\ninterrupted after {BackfillInterrupted.completed_of(done)} of {done.listed} listed objects "
+            f"({done.tagged_by_decision[True] + done.tagged_by_decision[False]} tagged, "
+            f"{len(done.failed)} failed); rerun the same command to finish (tagged objects are kept)",
+            err=True,
+        )
+        raise
 
     if args.json:
         print_json("backfill", summary.to_dict())

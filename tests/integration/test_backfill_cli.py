@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from glacierable.clients import s3_client
 from glacierable_cli import backfill_cmd
+from glacierable_cli.errors import ExitCode
 from glacierable_cli.main import main
 from glacierable_cli.render import Renderer
 
@@ -306,3 +307,36 @@ def test_command_draws_progress_on_a_terminal_stderr(
     assert main(["backfill", "--bucket", backup, "--endpoint-url", endpoint_url]) == 0
 
     assert "tagging" in terminal.getvalue() and f"{len(KEYS)}/{len(KEYS)}" in terminal.getvalue()
+
+
+def test_an_interrupted_backfill_says_how_far_it_got_and_a_rerun_finishes(
+    backup: str,
+    endpoint_url: str,
+    s3: S3Client,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    interrupted_once: list[str] = []
+    last_listed = sorted(KEYS)[-1]  # one thread tags in listing order: everything before it has finished
+
+    def interrupting_client(**kwargs: Any) -> S3Client:
+        client = s3_client(**kwargs)
+
+        def maybe_interrupt(params: dict[str, Any], **_: Any) -> None:
+            if params["Key"] == last_listed and not interrupted_once:
+                interrupted_once.append(params["Key"])
+                raise KeyboardInterrupt
+
+        client.meta.events.register("before-parameter-build.s3.PutObjectTagging", maybe_interrupt)
+        return client
+
+    monkeypatch.setattr(backfill_cmd, "s3_client", interrupting_client)
+    args = ["backfill", "--bucket", backup, "--endpoint-url", endpoint_url, "--concurrency", "1"]
+
+    assert main(args) == ExitCode.INTERRUPTED
+    err = capsys.readouterr().err
+    assert f"interrupted after {len(KEYS) - 1} of {len(KEYS)} listed objects" in err
+    assert glacierable_tag(s3, backup, last_listed) is None
+
+    assert main(args) == 0
+    assert [glacierable_tag(s3, backup, key) for key in KEYS] == [*(["true"] * (len(KEYS) - 1)), "false"]
