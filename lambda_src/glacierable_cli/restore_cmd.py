@@ -19,7 +19,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from glacierable import restore_flow
 from glacierable.aws_errors import describe_error
 from glacierable.batches import Batch
-from glacierable.duplicity_command import duplicity_command
 from glacierable.listing import ListingError
 from glacierable.names import format_time
 from glacierable.object_status import StatusError, StatusReport
@@ -159,15 +158,7 @@ def _after_request(
             f"  {status_command}\nor wait again (nothing is requested twice):\n  {wait_command}", err=True
         )
         raise
-    duplicity = duplicity_command(
-        bucket,
-        request.folder,
-        restore_time,
-        request.prefixes,
-        args.endpoint_url,
-        par2=summary.par2,
-        target=args.target,
-    )
+    duplicity = selection.duplicity_command_for(args, request, restore_time, par2=summary.par2, bucket=bucket)
     if args.json:
         expiry = status.earliest_expiry
         ready = {

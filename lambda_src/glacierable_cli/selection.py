@@ -133,15 +133,21 @@ def point_json(args: argparse.Namespace, request: RestoreRequest, restore_time: 
 
 
 def duplicity_command_for(
-    args: argparse.Namespace, request: RestoreRequest, plan: RestorePlan, restore_time: int
+    args: argparse.Namespace,
+    request: RestoreRequest,
+    restore_time: int,
+    *,
+    par2: bool,
+    bucket: str | None = None,
 ) -> str:
+    """The duplicity command for this selection (`bucket`: the restore Lambda's, with --function)."""
     return duplicity_command(
-        args.bucket,
+        bucket or args.bucket,
         request.folder,
         restore_time,
         request.prefixes,
         args.endpoint_url,
-        par2=plan.par2,
+        par2=par2,
         target=args.target,
     )
 

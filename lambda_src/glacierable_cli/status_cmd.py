@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     plan = selection.load(client, args.bucket, request, restore_time, args.concurrency)
     status = StatusReport.of(plan)
     code = ExitCode.OK if status.all_readable else ExitCode.NOT_READY
-    duplicity = selection.duplicity_command_for(args, request, plan, restore_time)
+    duplicity = selection.duplicity_command_for(args, request, restore_time, par2=plan.par2)
     if args.json:
         document = {
             **selection.point_json(args, request, restore_time),
