@@ -23,6 +23,11 @@ DEFAULT_RECONCILE_DAYS = 3
 MIN_RECONCILE_DAYS, MAX_RECONCILE_DAYS = 1, 365
 DEFAULT_RECONCILE_SCHEDULE = "rate(1 day)"
 
+EVENTS_EVENTBRIDGE, EVENTS_DIRECT = "eventbridge", "direct"
+EVENT_DELIVERIES = (EVENTS_EVENTBRIDGE, EVENTS_DIRECT)
+"""How S3's Object Created events reach the tagger. EventBridge (the default) cannot collide with an
+ObjectCreated notification the bucket's owner already has; `direct` is the plain bucket notification."""
+
 CONTEXT_KEYS = (
     "bucket",
     "prefix",
@@ -32,6 +37,9 @@ CONTEXT_KEYS = (
     "archive_unknown",
     "reconcile_days",
     "reconcile_schedule",
+    "events",
+    "alarm_email",
+    "alarm_topic_arn",
 )
 """Every context key the app reads; anything else in the context is not ours and is ignored."""
 
@@ -42,6 +50,10 @@ _RESERVED_BUCKET_SUFFIXES = ("-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-
 # https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html (EventBridge rule syntax)
 _SCHEDULE = re.compile(r"(rate\(\s*\d+\s+(minute|minutes|hour|hours|day|days)\s*\)|cron\([^()]+\))")
 _STACK_NAME_INVALID = re.compile(r"[^A-Za-z0-9-]+")
+# Loose on purpose (SNS checks the address when it confirms): one @, no spaces, a dotted domain.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# https://docs.aws.amazon.com/sns/latest/api/API_CreateTopic.html (names: 1-256 of A-Za-z0-9_-, .fifo)
+_TOPIC_ARN = re.compile(r"arn:aws(-[a-z]+)*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 
 
 class SettingsError(ValueError):
@@ -64,6 +76,9 @@ class Settings:
     archive_unknown: bool = False
     reconcile_days: int = DEFAULT_RECONCILE_DAYS
     reconcile_schedule: str = DEFAULT_RECONCILE_SCHEDULE
+    events: str = EVENTS_EVENTBRIDGE
+    alarm_email: str | None = None
+    alarm_topic_arn: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -99,7 +114,15 @@ def load_settings(context: Mapping[str, Any]) -> Settings:
             "reconcile_days", _bounded_int(MIN_RECONCILE_DAYS, MAX_RECONCILE_DAYS), DEFAULT_RECONCILE_DAYS
         ),
         reconcile_schedule=check("reconcile_schedule", _schedule, DEFAULT_RECONCILE_SCHEDULE),
+        events=check("events", _events, EVENTS_EVENTBRIDGE),
+        alarm_email=check("alarm_email", _optional(_email), None),
+        alarm_topic_arn=check("alarm_topic_arn", _optional(_topic_arn), None),
     )
+    if settings.alarm_email and settings.alarm_topic_arn:
+        problems.append(
+            "alarm_email, alarm_topic_arn: give one or the other (a new topic with an email subscription, "
+            "or an existing topic), not both"
+        )
     if problems:
         raise SettingsError(problems)
     return settings
@@ -163,4 +186,37 @@ def _schedule(raw: Any) -> str:
         raise ValueError(
             f"{raw!r} is not an EventBridge schedule; allowed: 'rate(N minutes|hours|days)' or 'cron(...)'"
         )
+    return raw.strip()
+
+
+def _events(raw: Any) -> str:
+    value = raw.strip().lower() if isinstance(raw, str) else raw
+    if value not in EVENT_DELIVERIES:
+        raise ValueError(
+            f"{raw!r} is not an event delivery; allowed: eventbridge (the default: an EventBridge rule, "
+            "which cannot overlap the bucket's own notifications), direct (a bucket notification)"
+        )
+    return str(value)
+
+
+def _optional(parse: Callable[[Any], str]) -> Callable[[Any], str | None]:
+    """An empty string means unset, as `-c alarm_email=` gives it."""
+
+    def optional(raw: Any) -> str | None:
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return parse(raw)
+
+    return optional
+
+
+def _email(raw: Any) -> str:
+    if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
+        raise ValueError(f"{raw!r} is not an email address (the alarms' SNS subscription)")
+    return raw.strip()
+
+
+def _topic_arn(raw: Any) -> str:
+    if not isinstance(raw, str) or not _TOPIC_ARN.fullmatch(raw.strip()):
+        raise ValueError(f"{raw!r} is not an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME)")
     return raw.strip()

@@ -226,3 +226,44 @@ def test_app_exits_non_zero_naming_the_bad_setting(tmp_path: Path) -> None:
     assert "storage_class: 'STANDARD' is not supported" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "manifest.json").exists()
+
+
+def test_events_default_to_eventbridge_and_accept_direct() -> None:
+    assert load_settings({"bucket": "my-backups"}).events == "eventbridge"
+    assert load_settings({"bucket": "my-backups", "events": " Direct "}).events == "direct"
+
+
+@pytest.mark.parametrize("value", ["sqs", "", "eventbridge,direct", 1])
+def test_unknown_event_delivery_is_named(value: object) -> None:
+    assert problem_for({"events": value}).startswith("events: ")
+
+
+def test_alarm_destination_is_an_email_or_a_topic() -> None:
+    assert load_settings({"bucket": "my-backups", "alarm_email": "ops@example.com"}).alarm_email == (
+        "ops@example.com"
+    )
+    arn = "arn:aws:sns:eu-west-1:123456789012:backup-alarms"
+    assert load_settings({"bucket": "my-backups", "alarm_topic_arn": arn}).alarm_topic_arn == arn
+    unset = load_settings({"bucket": "my-backups", "alarm_email": "", "alarm_topic_arn": " "})
+    assert (unset.alarm_email, unset.alarm_topic_arn) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("alarm_email", "ops"),
+        ("alarm_email", "ops@localhost"),
+        ("alarm_email", "a b@example.com"),
+        ("alarm_topic_arn", "arn:aws:sqs:eu-west-1:123456789012:q"),
+        ("alarm_topic_arn", "arn:aws:sns:eu-west-1:1234:t"),
+    ],
+)
+def test_malformed_alarm_destination_is_named(key: str, value: str) -> None:
+    assert problem_for({key: value}).startswith(f"{key}: ")
+
+
+def test_both_alarm_destinations_are_refused() -> None:
+    message = problem_for(
+        {"alarm_email": "ops@example.com", "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:ops"}
+    )
+    assert message.startswith("alarm_email, alarm_topic_arn: ")

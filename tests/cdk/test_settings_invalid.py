@@ -26,6 +26,14 @@ INVALID = [
     pytest.param({"bucket": "My_Backups"}, "bucket: 'My_Backups' is not a valid S3 bucket name", id="bucket"),
     pytest.param({"bucket": "ab"}, "bucket: 'ab' is not a valid S3 bucket name", id="bucket-short"),
     pytest.param({"prefix": 7}, "prefix: must be a string", id="prefix"),
+    pytest.param({"events": "sqs"}, "events: 'sqs' is not an event delivery", id="events"),
+    pytest.param({"alarm_email": "ops"}, "alarm_email: 'ops' is not an email address", id="email"),
+    pytest.param({"alarm_topic_arn": "ops"}, "alarm_topic_arn: 'ops' is not an SNS topic ARN", id="topic"),
+    pytest.param(
+        {"alarm_email": "ops@example.com", "alarm_topic_arn": "arn:aws:sns:eu-west-1:123456789012:ops"},
+        "alarm_email, alarm_topic_arn: give one or the other",
+        id="email-and-topic",
+    ),
 ]
 
 
