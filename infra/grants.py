@@ -33,3 +33,13 @@ def grant_objects_under_prefix(
             reason=reason,
         )
     )
+
+
+TAGGING_ACTIONS = [
+    "s3:GetObjectTagging",
+    "s3:PutObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectVersionTagging",
+]
+"""Everything either function does to an object; neither ever reads object data."""
+TAGGING_REASON = "Object tagging under the configured prefix: duplicity's keys are not known in advance."

@@ -67,6 +67,11 @@ def powertools_layer(scope: Construct, id_: str) -> lambda_.ILayerVersion:
     return lambda_.LayerVersion.from_layer_version_arn(scope, id_, arn)
 
 
+def env_flag(value: bool) -> str:
+    """A boolean as the handlers read it (glacierable.env.env_bool)."""
+    return "true" if value else "false"
+
+
 def lambda_code() -> lambda_.Code:
     """The shared asset for every glacierable function (no Docker bundling)."""
     return lambda_.Code.from_asset(str(_staged_asset()))

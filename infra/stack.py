@@ -11,9 +11,10 @@ from constructs import Construct
 from infra.archive_rule import ExistingBucketArchiveRule, native_lifecycle_rules
 from infra.monitoring import Monitoring
 from infra.powertools import lambda_code, powertools_layer
+from infra.reconciler import Reconciler
 from infra.restore import RestoreFanOut
 from infra.settings import Settings
-from infra.tagger import Reconciler, Tagger
+from infra.tagger import Tagger
 
 
 class GlacierableStack(Stack):
