@@ -631,19 +631,19 @@ def _rule_problems(
     context: _Context,
 ) -> list[Problem]:
     problems: list[Problem] = []
+    broken: list[str] = []
     for rule_id in OUR_RULE_IDS:
         found = _rule_with_id(rules, rule_id)
-        if found is not None and found.get("Status") == "Enabled":
-            continue
-        state = "is missing" if found is None else f"is {found.get('Status') or 'without a status'}"
-        what = (
-            "volumes are never archived"
-            if rule_id == ARCHIVE_RULE_ID
-            else "failed uploads are never cleaned up"
-        )
-        problems.append(
-            _rule_problem(f"our lifecycle rule {rule_id} {state}: {what}", rule, prefix, days, context)
-        )
+        if found is None:
+            broken.append(f"{rule_id} is missing")
+        elif found.get("Status") != "Enabled":
+            broken.append(f"{rule_id} is {found.get('Status') or 'without a status'}")
+    if broken:
+        archive_broken = not rule.active
+        what = "volumes are never archived" if archive_broken else "failed uploads are never cleaned up"
+        detail = f"our lifecycle rule {' and '.join(broken)}: {what}"
+        # A disabled rule keeps its prefix; a missing one covers what was checked.
+        problems.append(_rule_problem(detail, rule, rule.prefix if rule.present else prefix, days, context))
     outside = [folder for folder in folders if rule.active and not folder.startswith(rule.prefix)]
     if outside:
         shared = _common_folder([rule.prefix, *outside])

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from glacierable_cli import (
     backfill_cmd,
+    check_cmd,
     classify_cmd,
     demo_cmd,
     lifecycle_cmd,
@@ -18,7 +19,7 @@ from glacierable_cli import (
 from glacierable_cli.errors import ExitCode, exit_code_for, message_for
 from glacierable_cli.render import Renderer
 
-COMMANDS = (classify_cmd, backfill_cmd, lifecycle_cmd, plan_cmd, restore_cmd, status_cmd, demo_cmd)
+COMMANDS = (classify_cmd, backfill_cmd, lifecycle_cmd, plan_cmd, restore_cmd, status_cmd, check_cmd, demo_cmd)
 """Each has `register(subparsers)`, which adds its parser and sets `func(args) -> exit code` on it."""
 
 
