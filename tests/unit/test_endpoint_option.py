@@ -16,6 +16,7 @@ COMMANDS = {
     "plan": ["plan", "--bucket", "b"],
     "restore": ["restore", "--bucket", "b"],
     "status": ["status", "--bucket", "b"],
+    "check": ["check", "--bucket", "b"],
 }
 
 MALFORMED = {
