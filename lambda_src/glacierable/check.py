@@ -184,6 +184,8 @@ class ChainHealth:
     restore_costs: tuple[RestoreCost, ...] = ()
     restore_error: str | None = None
     """Why the latest point cannot be restored (duplicity's own refusal), when it cannot."""
+    restore_warnings: tuple[str, ...] = ()
+    """Where duplicity would stop or differ while restoring the latest point (the plan's warnings)."""
 
     @property
     def end_time(self) -> int:
@@ -212,6 +214,7 @@ class ChainHealth:
             "restore_time_text": format_time(self.restore_time),
             "restore_costs": [cost.to_json() for cost in self.restore_costs],
             "restore_error": self.restore_error,
+            "restore_warnings": list(self.restore_warnings),
             "prices_date": PRICES_DATE,
             "region": PRICES_REGION,
         }
@@ -470,10 +473,12 @@ def _chain_health(
     storage, unpriced = _storage_cost(files)
     end_time = chain[-1].end_time
     costs: tuple[RestoreCost, ...] = ()
+    warnings: tuple[str, ...] = ()
     error: str | None = None
     try:
         plan = plan_restore(folder_objects, end_time, prefixes, folder=folder)
         costs = tuple(plan.cost(tier, days=days) for tier in plan.usable_tiers())
+        warnings = plan.warnings
     except PlanError as refused:
         error = str(refused)
     return ChainHealth(
@@ -490,6 +495,7 @@ def _chain_health(
         restore_time=end_time,
         restore_costs=costs,
         restore_error=error,
+        restore_warnings=warnings,
     )
 
 
@@ -614,8 +620,8 @@ def _untagged(obj: CheckedObject, name: DuplicityName, context: _Context) -> Pro
     backfill = ["backfill", "--bucket", context.bucket, *(["--prefix", folder] if folder else [])]
     return Problem(
         ProblemCode.UNTAGGED,
-        f"this {_kind_text(name)} has no {TAG_KEY} tag (its upload event was lost): the archive rule "
-        "will never move it",
+        f"this {_kind_text(name)} has no {TAG_KEY} tag: its upload event was lost"
+        + (", and the archive rule will never move it" if name.kind is Kind.VOLUME else ""),
         f"tag it, and whatever else the tagger missed in {folder or 'the bucket'}",
         key=obj.key,
         commands=(context.glacierable(*backfill),),

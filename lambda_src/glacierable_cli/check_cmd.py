@@ -104,10 +104,12 @@ def run(args: argparse.Namespace) -> int:
         print_json("check", report.to_json())
     else:
         render = Renderer()
-        for chain in report.chains:
+        for index, chain in enumerate(report.chains):
+            if index:
+                render.line()
             render.rows(chain_rows(report.bucket, chain))
-            render.line()
         render_problems(render, report.problems)
+        render.line()
         render.line(summary_text(report))
     return ExitCode.OK if report.healthy else ExitCode.FAILED
 
@@ -146,6 +148,7 @@ def chain_rows(bucket: str, chain: ChainHealth) -> list[tuple[str, str]]:
     ]
     if chain.restore_error is not None:
         rows.append(("restore", f"impossible: {chain.restore_error}"))
+    rows += [("restore", f"warning: {warning}") for warning in chain.restore_warnings]
     rows += [(f"  {cost.tier.value.lower()}", cost_text(cost)) for cost in chain.restore_costs]
     return [(label, printable(value)) for label, value in rows]
 
@@ -153,6 +156,7 @@ def chain_rows(bucket: str, chain: ChainHealth) -> list[tuple[str, str]]:
 def render_problems(render: Renderer, problems: Sequence[Problem]) -> None:
     """Each problem: its code and subject, what is wrong, what to do, and the commands that do it."""
     for problem in problems:
+        render.line()
         subject = problem.key or problem.set
         render.line(problem.code.value + (f"  {printable(subject)}" if subject else ""), style="bold")
         render.line(f"  {printable(problem.detail)}")

@@ -168,6 +168,15 @@ def test_a_gap_in_volume_numbers_is_a_missing_volume_of_its_set() -> None:
     assert "missing last volume cannot be seen" in problem.detail
 
 
+def test_a_gap_in_volume_numbers_is_a_warning_on_the_latest_point_restore() -> None:
+    names = [*full_keys(F1, volumes=(1, 3)), *inc_keys(F1, I1)]
+
+    (chain,) = check(backup(names)).chains
+
+    (warning,) = chain.restore_warnings
+    assert "lacks volume(s) 2" in warning
+
+
 def test_a_set_with_a_manifest_and_no_volume_lacks_volume_1() -> None:
     names = [*full_keys(F1), *inc_keys(F1, I1, volumes=())]
 
