@@ -11,6 +11,7 @@ profile) reaches duplicity as it is; glacierable never prints it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import subprocess
 import sys
@@ -212,6 +213,9 @@ def _dry_run(render: Renderer, command: RestoreCommand, *, quiet: bool) -> tuple
     """duplicity's list of required volumes, or (None, its exit code) when the dry run failed."""
     if not quiet:
         render.line("asking duplicity which volumes this restore reads (its own --dry-run) …", err=True)
+    # duplicity's dry run leaves an empty folder where the restore's target will be: the words that named
+    # nothing before it and are an empty folder after it are removed, so the dry run leaves no trace.
+    absent = [Path(word) for word in command.argv[2:] if not word.startswith("-") and not _exists(word)]
     with tempfile.TemporaryDirectory(prefix="glacierable-run-") as scratch:
         log = Path(scratch) / "duplicity.log"
         try:
@@ -221,6 +225,10 @@ def _dry_run(render: Renderer, command: RestoreCommand, *, quiet: bool) -> tuple
             )
         except OSError as error:
             raise UsageError(f"cannot run {command.executable!r}: {error.strerror or error}") from None
+        finally:
+            for path in absent:
+                with contextlib.suppress(OSError):  # not a folder, not empty, or still absent: left alone
+                    path.rmdir()
         text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
     if completed.returncode != 0:
         output = "\n".join(
@@ -242,6 +250,13 @@ def _dry_run(render: Renderer, command: RestoreCommand, *, quiet: bool) -> tuple
         return parse_required_volumes(text), ExitCode.OK
     except DuplicityCommandError as error:
         raise CommandError(str(error)) from None
+
+
+def _exists(word: str) -> bool:
+    try:
+        return Path(word).exists()
+    except (OSError, ValueError):  # a word too long or with a NUL for a path: not one
+        return True
 
 
 def _thaw(client: S3Client, command: RestoreCommand, names: Sequence[str]) -> Thaw:
