@@ -16,13 +16,21 @@ from typing import TYPE_CHECKING
 
 from glacierable.batches import Batch, split_keys
 from glacierable.fanout import map_in_order
+from glacierable.key_plan import keys_plan
 from glacierable.names import format_time
-from glacierable.object_status import StatusReport, load_plan
-from glacierable.plan import RestorePlan
+from glacierable.object_status import (
+    StatusReport,
+    list_folder,
+    listing_reports_restores,
+    load_plan,
+    with_head_states,
+)
+from glacierable.plan import PlanError, RestorePlan
 from glacierable.pricing import PricingError, Tier, estimate
 from glacierable.restore import RestoreReport, restore_batch
 from glacierable.restore_request import RestoreRequest
 from glacierable.restore_summary import RestoreSummary
+from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,9 +93,38 @@ def prepare(
 ) -> PreparedRestore:
     """Plan `request` at `now` and check the plan; raises PlanError, StatusError or RequestError."""
     restore_time = request.restore_time(now=now)
-    plan = load_plan(client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency)
+    plan = load_request_plan(client, bucket, request, restore_time, concurrency=concurrency)
     request.check_plan(plan)
     return PreparedRestore(bucket, request, restore_time, plan, restore_id or new_restore_id(now))
+
+
+def load_request_plan(
+    client: S3Client, bucket: str, request: RestoreRequest, restore_time: int, *, concurrency: int
+) -> RestorePlan:
+    """What `request` needs now: the restore point at `restore_time`, or exactly its `keys`.
+
+    Explicit keys come from duplicity's own dry run, which knows every option duplicity has; they are read
+    from one listing of their folder (sizes, classes, restore states), HEADed where the listing is silent.
+    """
+    if not request.keys:
+        return load_plan(
+            client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency
+        )
+    listed = {obj.key: obj for obj in list_folder(client, bucket, request.folder)}
+    missing = [key for key in request.keys if key not in listed]
+    if missing:
+        raise PlanError(
+            f"{len(missing)} of the {len(request.keys)} keys to restore are not in "
+            f"s3://{bucket}/{request.folder}: {first_and_more(missing, MAX_KEYS_NAMED)}"
+        )
+    objects = [listed[key] for key in request.keys]
+    if not listing_reports_restores(client, listed.values()):
+        updated = with_head_states(client, bucket, objects, concurrency=concurrency)
+        objects = [updated.get(obj.key, obj) for obj in objects]
+    return keys_plan(objects, restore_time)
+
+
+MAX_KEYS_NAMED = 5
 
 
 def request_batches(
@@ -173,9 +210,7 @@ def wait_until_readable(
     """
     bucket, request, restore_time = point.bucket, point.request, point.restore_time
     while True:
-        plan = load_plan(
-            client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency
-        )
+        plan = load_request_plan(client, bucket, request, restore_time, concurrency=concurrency)
         status = StatusReport.of(plan)
         lapsed = () if status.all_readable else tuple(obj.key for obj in plan.to_restore)
         report = RestoreReport()

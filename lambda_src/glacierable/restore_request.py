@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from glacierable.key_plan import KeysError, check_keys
 from glacierable.names import DuplicityPrefixes
 from glacierable.plan import RestorePlan
 from glacierable.prefixes import PrefixError, folder
@@ -31,7 +32,7 @@ _PREFIX_FIELDS = {
 }
 _STRING_FIELDS = ("prefix", "time", "tier", *_PREFIX_FIELDS)
 _BOOL_FIELDS = ("dry_run", "expedited_fallback")
-FIELDS = (*_STRING_FIELDS, "days", *_BOOL_FIELDS)
+FIELDS = (*_STRING_FIELDS, "days", *_BOOL_FIELDS, "keys")
 """Every field a request may carry; anything else is refused (a typo must not silently change a restore)."""
 
 
@@ -52,6 +53,8 @@ class RestoreRequest:
     days: int = DEFAULT_DAYS
     dry_run: bool = False
     expedited_fallback: bool = False
+    keys: tuple[str, ...] = ()
+    """Restore exactly these keys (duplicity's own dry-run list), not the whole restore point at `time`."""
 
     @classmethod
     def from_json(cls, data: object, *, now: int, stack_prefix: str = "") -> RestoreRequest:
@@ -72,14 +75,25 @@ class RestoreRequest:
                 )
         prefixes = DuplicityPrefixes(**{attr: strings[name] or "" for name, attr in _PREFIX_FIELDS.items()})
         prefix = strings["prefix"]
+        key_folder = _folder(stack_prefix if prefix is None else prefix, stack_prefix)
+        keys: tuple[str, ...] = ()
+        if data.get("keys") is not None:
+            try:
+                # Without a prefix, the keys' own folder (which must be under the stack's prefix).
+                keys, key_folder = check_keys(
+                    data["keys"], key_folder=None if prefix is None else key_folder, stack_prefix=stack_prefix
+                )
+            except KeysError as error:
+                raise RequestError(str(error)) from None
         request = cls(
-            folder=_folder(stack_prefix if prefix is None else prefix, stack_prefix),
+            folder=key_folder,
             time=DEFAULT_TIME if strings["time"] is None else strings["time"],
             prefixes=prefixes,
             tier=_tier(strings["tier"]),
             days=_days(DEFAULT_DAYS if data.get("days") is None else data["days"]),
             dry_run=_bool(data, "dry_run"),
             expedited_fallback=_bool(data, "expedited_fallback"),
+            keys=keys,
         )
         request.restore_time(now=now)  # refuse a bad time now, not after listing the bucket
         return request
@@ -161,6 +175,7 @@ class RestoreRequest:
             "days": self.days,
             "dry_run": self.dry_run,
             "expedited_fallback": self.expedited_fallback,
+            "keys": list(self.keys) if self.keys else None,
         }
 
 

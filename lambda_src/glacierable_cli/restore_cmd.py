@@ -114,7 +114,7 @@ def _restore_locally(args: argparse.Namespace) -> int:
     summary = prepared.summary()
     report = RestoreReport()
     if not request.dry_run and prepared.keys:
-        report = _request_batches(client, prepared.batches(), args.concurrency)
+        report = request_batches(client, prepared.batches(), args.concurrency)
     return _after_request(args, request, summary, report, client)
 
 
@@ -136,9 +136,9 @@ def _after_request(
         requests = {} if summary.queued is not None else {"requests": report.to_json()}
         print_json("restore", {**summary.to_json(), **requests, "status_command": status_command})
     else:
-        _show_summary(render, summary, report)
+        show_summary(render, summary, report)
     if not report.ok:
-        _show_failures(render, report)
+        show_failures(render, report)
         return ExitCode.FAILED
     if request.dry_run:
         return ExitCode.OK
@@ -177,7 +177,7 @@ def _after_request(
     return ExitCode.OK
 
 
-def _request_batches(client: S3Client, batches: list[Batch], concurrency: int) -> RestoreReport:
+def request_batches(client: S3Client, batches: list[Batch], concurrency: int) -> RestoreReport:
     """The batches from here, with a progress display; Ctrl-C says what was sent."""
     render = Renderer()
     with render.progress("requesting") as progress:
@@ -224,7 +224,7 @@ def wait_until_readable(
                 client, point, interval=interval, concurrency=concurrency, on_poll=show
             )
         except restore_flow.RequestAgainFailed as error:
-            _show_failures(render, error.report)
+            show_failures(render, error.report)
             raise CommandError(
                 f"while waiting, {len(error.report.failed)} object(s) could not be requested again; fix the "
                 "cause and rerun the same command"
@@ -238,28 +238,7 @@ def _restore_by_function(args: argparse.Namespace) -> int:
     # Validate here too: a typo is refused without a round trip, and with the same words as the Lambda's.
     now = int(time.time())
     given = selection.restore_request(args, now)
-    try:
-        response = lambda_client().invoke(
-            FunctionName=args.function,
-            InvocationType="RequestResponse",
-            Payload=json.dumps(payload).encode(),
-        )
-        body = response["Payload"].read()
-    except (ClientError, BotoCoreError) as error:
-        raise CommandError(f"cannot invoke {args.function}: {describe_error(error)}") from None
-    try:
-        result = json.loads(body) if body else None
-    except ValueError:
-        raise CommandError(f"{args.function} returned something that is not JSON: {body[:200]!r}") from None
-    if response.get("FunctionError"):
-        message = result.get("errorMessage") if isinstance(result, dict) else None
-        kind = result.get("errorType") if isinstance(result, dict) else None
-        detail = f"{kind}: {message}" if kind and message else (message or body.decode(errors="replace"))
-        raise CommandError(f"{args.function} refused or failed the restore: {detail}")
-    try:
-        summary = RestoreSummary.from_json(result)
-    except SummaryError as error:
-        raise CommandError(f"{args.function} returned {body[:200]!r}: {error}") from None
+    summary = invoke_function(args.function, payload)
     if args.bucket and args.bucket != summary.bucket:
         raise UsageError(f"--bucket {args.bucket!r} differs from the function's bucket {summary.bucket!r}")
     request = RestoreRequest(
@@ -275,6 +254,32 @@ def _restore_by_function(args: argparse.Namespace) -> int:
     return _after_request(args, request, summary, RestoreReport(), selection.s3(args))
 
 
+def invoke_function(function: str, payload: dict[str, object]) -> RestoreSummary:
+    """Invoke the deployed restore Lambda with a request's JSON fields; its summary, or CommandError."""
+    try:
+        response = lambda_client().invoke(
+            FunctionName=function,
+            InvocationType="RequestResponse",
+            Payload=json.dumps(payload).encode(),
+        )
+        body = response["Payload"].read()
+    except (ClientError, BotoCoreError) as error:
+        raise CommandError(f"cannot invoke {function}: {describe_error(error)}") from None
+    try:
+        result = json.loads(body) if body else None
+    except ValueError:
+        raise CommandError(f"{function} returned something that is not JSON: {body[:200]!r}") from None
+    if response.get("FunctionError"):
+        message = result.get("errorMessage") if isinstance(result, dict) else None
+        kind = result.get("errorType") if isinstance(result, dict) else None
+        detail = f"{kind}: {message}" if kind and message else (message or body.decode(errors="replace"))
+        raise CommandError(f"{function} refused or failed the restore: {detail}")
+    try:
+        return RestoreSummary.from_json(result)
+    except SummaryError as error:
+        raise CommandError(f"{function} returned {body[:200]!r}: {error}") from None
+
+
 def lambda_client() -> LambdaClient:
     """A Lambda client that waits as long as the function may run, and never re-invokes on a timeout."""
     config = Config(
@@ -285,7 +290,7 @@ def lambda_client() -> LambdaClient:
     return boto3.session.Session().client("lambda", config=config)
 
 
-def _show_summary(render: Renderer, summary: RestoreSummary, report: RestoreReport) -> None:
+def show_summary(render: Renderer, summary: RestoreSummary, report: RestoreReport) -> None:
     rows = [
         ("backup", duplicity_url(summary.bucket, summary.prefix, par2=summary.par2)),
         ("restore time", f"{summary.restore_time_text} ({summary.time})"),
@@ -314,7 +319,7 @@ def _show_summary(render: Renderer, summary: RestoreSummary, report: RestoreRepo
         render.line("dry run: nothing was requested")
 
 
-def _show_failures(render: Renderer, report: RestoreReport) -> None:
+def show_failures(render: Renderer, report: RestoreReport) -> None:
     render.failures(
         f"glacierable restore: {len(report.failed)} restore requests failed (rerun to retry just those):",
         [f"{f.key}: {f.code}: {f.message}" for f in report.failed],

@@ -108,7 +108,12 @@ def _as_option_names(message: str) -> str:
 
 
 def s3(args: argparse.Namespace) -> S3Client:
-    return s3_client(endpoint_url=args.endpoint_url, max_pool_connections=args.concurrency)
+    return s3_for(args.endpoint_url, concurrency=args.concurrency)
+
+
+def s3_for(endpoint_url: str | None, *, concurrency: int, region_name: str | None = None) -> S3Client:
+    """The one way commands build their S3 client (tests count the requests made through it)."""
+    return s3_client(endpoint_url=endpoint_url, max_pool_connections=concurrency, region_name=region_name)
 
 
 def load(

@@ -240,7 +240,7 @@ def test_plan_shows_every_part_of_the_bill_and_its_assumptions(cli: Cli, backup:
 
 def test_keys_with_control_characters_are_printed_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     report = RestoreReport(failed=[KeyFailure("backups/evil\x1b[2J\nkey", "InternalError", "bad\rthing")])
-    restore_cmd._show_failures(Renderer(), report)
+    restore_cmd.show_failures(Renderer(), report)
     text = capsys.readouterr().err
     assert "\x1b" not in text and "\r" not in text
     assert "backups/evil\\x1b[2J\\nkey: InternalError: bad\\rthing" in text

@@ -1,0 +1,56 @@
+"""The restore Lambda with explicit `keys` (what `glacierable run --function` sends), against moto."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from glacierable.plan import PlanError
+from glacierable.restore_request import RequestError
+from tests.integration.test_restore import Backup
+from tests.integration.test_restore_handlers import Queue, backup, queue, restore
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+__all__ = ["backup", "queue", "restore"]  # the fixtures this module uses
+
+
+def test_keys_queue_exactly_those_keys(restore: Any, queue: Queue, backup: Backup) -> None:
+    keys = [backup.old_chain[1], backup.new_chain[0]]
+    result = restore({"keys": keys, "tier": "Bulk"})
+    assert sorted(key for batch in queue.batches() for key in batch.keys) == sorted(keys)
+    assert (result["prefix"], result["to_restore_count"], result["queued"]) == ("backups/host1/", 2, 2)
+    assert result["data_volume_count"] == 2
+
+
+def test_keys_already_restored_are_not_queued_again(
+    restore: Any, queue: Queue, backup: Backup, s3: S3Client, bucket: str
+) -> None:
+    done = backup.new_chain[0]
+    s3.restore_object(Bucket=bucket, Key=done, RestoreRequest={"Days": 1})
+    result = restore({"keys": [done, backup.new_chain[1]]})
+    assert [key for batch in queue.batches() for key in batch.keys] == [backup.new_chain[1]]
+    assert (result["readable_count"], result["to_restore_count"]) == (1, 1)
+
+
+def test_keys_outside_the_stack_prefix_are_refused_before_anything_is_queued(
+    restore: Any, queue: Queue, backup: Backup
+) -> None:
+    with pytest.raises(RequestError, match=r"outside this stack's prefix 'backups/': 'other/duplicity-full"):
+        restore({"keys": [backup.new_chain[0], "other/duplicity-full.20231114T221320Z.vol1.difftar.gpg"]})
+    assert queue.batches() == []
+
+
+def test_keys_that_are_not_duplicity_files_are_refused(restore: Any, queue: Queue, backup: Backup) -> None:
+    with pytest.raises(RequestError, match=r"not duplicity files: 'backups/host1/secrets.txt'"):
+        restore({"keys": [backup.new_chain[0], "backups/host1/secrets.txt"]})
+    assert queue.batches() == []
+
+
+def test_keys_missing_from_the_bucket_are_refused_by_name(restore: Any, queue: Queue, backup: Backup) -> None:
+    missing = "backups/host1/duplicity-full.20231114T221320Z.vol9.difftar.gpg"
+    with pytest.raises(PlanError, match=f"1 of the 2 keys to restore are not in s3://.*: {missing}"):
+        restore({"keys": [backup.new_chain[0], missing]})
+    assert queue.batches() == []
