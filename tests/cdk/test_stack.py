@@ -423,7 +423,12 @@ def test_reconcile_runs_on_schedule(
 ) -> None:
     synth = synthesized[config]
     function, _ = function_with_handler(synth.template, RECONCILE_HANDLER)
-    rule = only(synth.template, "AWS::Events::Rule")["Properties"]
+    # The tagger's EventBridge rule is the stack's other rule (tests/cdk/test_tagger_events_stack.py).
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth.template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
     assert rule["ScheduleExpression"] == expression
     assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [function, "Arn"]}]
 
