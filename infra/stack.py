@@ -53,6 +53,7 @@ class GlacierableStack(Stack):
             bucket=self.bucket,
             prefix=settings.prefix,
             archive_unknown=settings.archive_unknown,
+            events=settings.events,
             code=code,
             layer=layer,
         )
@@ -98,6 +99,7 @@ class GlacierableStack(Stack):
                     "An object has 10 tags and no glacierable tag, so the tagger cannot tag it: "
                     "remove a tag, then run glacierable backfill",
                 ),
+                **self.tagger.delivery_failure_metrics,
             },
         )
 

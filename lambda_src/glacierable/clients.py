@@ -28,6 +28,8 @@ Those failures are answered at once and mean a wrong or stopped endpoint far mor
 fault: retried like throttling (8 attempts, backing off up to 20 s) they cost 30-50 s of silence before the
 error. Throttling, 5xx replies, timeouts and dropped connections keep all MAX_ATTEMPTS.
 """
+CONNECT_TIMEOUT = 10  # seconds to open a connection
+READ_TIMEOUT = 60  # seconds to wait for the next bytes of an answer
 CONNECT_RETRY_DELAY = 0.2  # seconds before each further connection attempt
 ENDPOINT_ENV_VARS = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")
 """Where an S3 client without an explicit endpoint finds one, first match wins (as boto3 reads them)."""
@@ -72,6 +74,8 @@ def s3_client(
     max_pool_connections: int = 10,
     max_attempts: int = MAX_ATTEMPTS,
     region_name: str | None = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
 ) -> S3Client:
     """An S3 client with standard retries; `endpoint_url` falls back to `AWS_ENDPOINT_URL`(_S3).
 
@@ -92,8 +96,8 @@ def s3_client(
         max_pool_connections=max_pool_connections,
         # Path style works against any endpoint (moto, MinIO) and against AWS for DNS-safe names.
         s3={"addressing_style": "path"} if endpoint else {},
-        connect_timeout=10,
-        read_timeout=60,
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
     )
     client = boto3.session.Session().client(
         "s3",

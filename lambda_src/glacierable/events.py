@@ -1,31 +1,54 @@
-"""Pure parsing of S3 event notifications into typed records: what to tag, what to ignore, what is wrong.
+"""Pure parsing of S3 Object Created events into typed records: what to tag, what to ignore, what is wrong.
 
-Accepted: the S3 notification that S3 sends straight to Lambda (`Records[]` with `eventSource` "aws:s3"),
-https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html, and the
-`s3:TestEvent` S3 sends when a notification is configured (no records). Not accepted, with a clear
-EventError: SQS- or SNS-wrapped notifications and EventBridge "Object Created" events (the stack wires
-S3 to the tagger directly, and EventBridge's key encoding is not documented well enough to decode safely).
+Two shapes, accepted whichever way the stack delivers events (`events=eventbridge` or `direct`):
+- the S3 notification S3 sends straight to Lambda (`Records[]` with `eventSource` "aws:s3"),
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-content-structure.html, and the
+  `s3:TestEvent` S3 sends when a notification is configured (no records);
+- the EventBridge event S3 puts on the default bus (`source` "aws.s3", `detail-type` "Object Created",
+  `detail.bucket.name`, `detail.object.key`, `detail.object["version-id"]`, `detail.reason`),
+  https://docs.aws.amazon.com/AmazonS3/latest/userguide/ev-events.html.
+Anything else (SQS- or SNS-wrapped notifications, other sources) is an EventError naming what is wrong.
+
+Key encoding. A notification's key is URL-encoded, as AWS documents ("red flower.jpg" becomes
+"red+flower.jpg"). For EventBridge's `detail.object.key` AWS documents nothing: its examples use plain
+keys ("example-key"); Powertools' `S3EventBridgeNotificationObject.key` (AWS-maintained) applies
+`unquote_plus`, exactly as it does for notification keys; Powertools' own pydantic models decode neither
+shape, so they are no evidence; moto 5.2.5 (`moto/s3/notifications.py`) sends `key.name` raw to
+EventBridge while `quote_plus`-ing it for notifications. We follow Powertools (decode first) and carry the
+key as delivered in `fallback_key` whenever the two differ, so the tagger tries it before calling the
+object gone: right either way, at the cost of one more GetObjectTagging for a key holding '+' or '%' when
+EventBridge turns out to send keys raw.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from typing import Any
+from urllib.parse import quote_plus, unquote_plus
 
 OBJECT_CREATED = "ObjectCreated:"
-"""Prefix of the event names the tagger acts on (Put, Post, Copy, CompleteMultipartUpload)."""
+"""Prefix of the notification event names the tagger acts on (Put, Post, Copy, CompleteMultipartUpload)."""
 
 TEST_EVENT = "s3:TestEvent"
 EVENT_SOURCE = "aws:s3"
+"""`eventSource` of a notification record."""
+EVENTBRIDGE_SOURCE = "aws.s3"
+"""`source` of an EventBridge event from S3."""
+OBJECT_CREATED_DETAIL_TYPE = "Object Created"
+"""`detail-type` of the EventBridge events the tagger acts on (the rule selects only these)."""
 
 
 class EventError(ValueError):
-    """The event is not an S3 notification we can read; the message names what is missing or wrong."""
+    """The event is not an S3 event we can read; the message names what is missing or wrong."""
 
 
 @dataclass(frozen=True, slots=True)
 class ObjectCreated:
-    """One ObjectCreated record: the object version to tag, with its key already URL-decoded."""
+    """One created object version to tag, with its key decoded.
+
+    `fallback_key` is the key exactly as the event carried it, when that differs from `key` and could be
+    the real key (EventBridge's encoding is undocumented): tried before the object is called gone.
+    """
 
     index: int
     event_name: str
@@ -33,6 +56,7 @@ class ObjectCreated:
     key: str
     version_id: str | None
     sequencer: str | None
+    fallback_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,11 +69,12 @@ class IgnoredRecord:
 
 @dataclass(frozen=True, slots=True)
 class S3Notification:
-    """A parsed notification: records to tag, records ignored, and whether it was S3's test event."""
+    """A parsed event: records to tag, records ignored, whether it was S3's test event or EventBridge's."""
 
     created: tuple[ObjectCreated, ...]
     ignored: tuple[IgnoredRecord, ...]
     test_event: bool = False
+    eventbridge: bool = False
 
 
 def _json_type(value: object) -> str:
@@ -97,15 +122,22 @@ def _optional_string(parent: dict[str, object], name: str, where: str) -> str | 
     return value
 
 
+def _utf8(key: str, raw: str, where: str) -> str:
+    try:
+        # Lone surrogates (possible in JSON, impossible in a real S3 key) would only fail later in boto3.
+        key.encode("utf-8")
+    except UnicodeError as error:
+        raise EventError(f"{where} {raw!r} is not a valid UTF-8 key: {error}") from None
+    return key
+
+
 def decode_key(raw: str, where: str = "key") -> str:
     """Decode an event's URL-encoded key ('+' is a space); EventError if it is not valid UTF-8."""
     try:
         key = unquote_plus(raw, errors="strict")
-        # Lone surrogates (possible in JSON, impossible in a real S3 key) would only fail later in boto3.
-        key.encode("utf-8")
     except UnicodeError as error:
         raise EventError(f"{where} {raw!r} does not decode to a valid UTF-8 key: {error}") from None
-    return key
+    return _utf8(key, raw, where)
 
 
 def _record(index: int, raw: object) -> ObjectCreated | IgnoredRecord:
@@ -129,22 +161,68 @@ def _record(index: int, raw: object) -> ObjectCreated | IgnoredRecord:
         index=index,
         event_name=event_name,
         bucket=_string(bucket, "name", f"{where}.s3.bucket"),
+        # Documented as URL-encoded: the raw form is never the key, so there is no fallback.
         key=decode_key(_string(obj, "key", f"{where}.s3.object"), f"{where}.s3.object.key"),
         version_id=_optional_string(obj, "versionId", f"{where}.s3.object"),
         sequencer=_optional_string(obj, "sequencer", f"{where}.s3.object"),
     )
 
 
+def _eventbridge_key(raw: str, where: str) -> tuple[str, str | None]:
+    """The key to try first and, when it differs, the raw one to try next (see the module docstring)."""
+    raw = _utf8(raw, raw, where)
+    try:
+        key = decode_key(raw, where)
+    except EventError:
+        # Not a valid encoding ("%FF", "%zz" stays as is): then it can only be the key itself.
+        return raw, None
+    return key, (raw if raw != key else None)
+
+
+def _eventbridge(body: dict[str, object]) -> S3Notification:
+    source = _field(body, "source", "event")
+    if source != EVENTBRIDGE_SOURCE:
+        raise EventError(
+            f"event.source is {source!r}, expected {EVENTBRIDGE_SOURCE!r} "
+            "(only S3's own EventBridge events are accepted)"
+        )
+    detail_type = _string(body, "detail-type", "event")
+    if detail_type != OBJECT_CREATED_DETAIL_TYPE:
+        # Well-formed but not ours (Object Deleted, Object Restore Completed...): as an ObjectRemoved record.
+        return S3Notification(created=(), ignored=(IgnoredRecord(0, detail_type),), eventbridge=True)
+    detail = _object(_field(body, "detail", "event"), "event.detail")
+    bucket = _object(_field(detail, "bucket", "event.detail"), "event.detail.bucket")
+    obj = _object(_field(detail, "object", "event.detail"), "event.detail.object")
+    key, fallback = _eventbridge_key(_string(obj, "key", "event.detail.object"), "event.detail.object.key")
+    reason = _optional_string(detail, "reason", "event.detail")
+    created = ObjectCreated(
+        index=0,
+        event_name=f"{detail_type}:{reason}" if reason else detail_type,
+        bucket=_string(bucket, "name", "event.detail.bucket"),
+        key=key,
+        version_id=_optional_string(obj, "version-id", "event.detail.object"),
+        sequencer=_optional_string(obj, "sequencer", "event.detail.object"),
+        fallback_key=fallback,
+    )
+    return S3Notification(created=(created,), ignored=(), eventbridge=True)
+
+
+def _top_level_keys(body: dict[str, object]) -> str:
+    return ", ".join(sorted(repr(k) for k in body)[:10]) or "none"
+
+
 def parse_event(event: object) -> S3Notification:
-    """Parse an S3 notification; raises EventError naming what is missing or wrong, for any other value."""
+    """Parse an S3 notification or EventBridge S3 event; anything else is an EventError naming the problem."""
     body = _object(event, "event")
     if body.get("Event") == TEST_EVENT:
         return S3Notification(created=(), ignored=(), test_event=True)
     if "Records" not in body:
-        if body.get("source") == "aws.s3":
-            raise EventError("event is an EventBridge event; the tagger accepts S3 notifications only")
-        keys = ", ".join(sorted(repr(k) for k in body)[:10]) or "none"
-        raise EventError(f"event.Records is missing and this is not an {TEST_EVENT} (top-level keys: {keys})")
+        if "source" in body or "detail-type" in body:
+            return _eventbridge(body)
+        raise EventError(
+            "event is neither an S3 notification (no Records), an EventBridge event (no source, "
+            f"detail-type) nor an {TEST_EVENT} (top-level keys: {_top_level_keys(body)})"
+        )
     records = body["Records"]
     if not isinstance(records, list):
         raise EventError(f"event.Records is {_json_type(records)}, expected an array")
@@ -157,3 +235,39 @@ def parse_event(event: object) -> S3Notification:
         else:
             ignored.append(parsed)
     return S3Notification(created=tuple(created), ignored=tuple(ignored))
+
+
+def key_prefix_forms(prefix: str) -> tuple[str, ...]:
+    """`prefix` as an EventBridge event may carry it: raw, and URL-encoded as S3 encodes notification keys.
+
+    S3 keeps '/' in notification keys; moto encodes it as %2F. Each distinct form once, raw first.
+    """
+    forms = (prefix, quote_plus(prefix, safe="/"), quote_plus(prefix, safe=""))
+    return tuple(dict.fromkeys(forms))
+
+
+@dataclass(frozen=True, slots=True)
+class EventPattern:
+    """An EventBridge event pattern: each field lists the values (or matchers) it accepts."""
+
+    source: tuple[str, ...]
+    detail_type: tuple[str, ...]
+    detail: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        """The pattern as PutRule's EventPattern document."""
+        return {"source": list(self.source), "detail-type": list(self.detail_type), "detail": self.detail}
+
+
+def eventbridge_pattern(bucket: str, prefix: str) -> EventPattern:
+    """The pattern that selects S3's Object Created events for `bucket` under `prefix`.
+
+    The key's prefix is matched in each form `key_prefix_forms` gives (EventBridge ORs a list of
+    matchers), so the rule selects the right events whether or not EventBridge encodes keys.
+    """
+    detail: dict[str, Any] = {"bucket": {"name": [bucket]}}
+    if prefix:
+        detail["object"] = {"key": [{"prefix": form} for form in key_prefix_forms(prefix)]}
+    return EventPattern(
+        source=(EVENTBRIDGE_SOURCE,), detail_type=(OBJECT_CREATED_DETAIL_TYPE,), detail=detail
+    )

@@ -58,8 +58,25 @@ def tag_object(
     *,
     version_id: str | None = None,
     archive_unknown: bool = False,
+    fallback_key: str | None = None,
 ) -> TagResult:
-    """One GetObjectTagging, then PutObjectTagging only if the glacierable tag is missing."""
+    """One GetObjectTagging, then PutObjectTagging only if the glacierable tag is missing.
+
+    When `key` (or its version) is gone and `fallback_key` differs from it, the same is tried on
+    `fallback_key` before the object is called gone: an event whose key encoding is uncertain names one
+    of the two. The result names the key that was acted on.
+    """
+    result = _tag_one(client, bucket, key, version_id, archive_unknown)
+    if result.action is Action.GONE and fallback_key is not None and fallback_key != key:
+        fallback = _tag_one(client, bucket, fallback_key, version_id, archive_unknown)
+        if fallback.action is not Action.GONE:
+            return fallback
+    return result
+
+
+def _tag_one(
+    client: S3Client, bucket: str, key: str, version_id: str | None, archive_unknown: bool
+) -> TagResult:
     glacierable = classify(key, archive_unknown=archive_unknown).glacierable
     target: dict[str, Any] = {"Bucket": bucket, "Key": key}
     if version_id is not None:

@@ -255,36 +255,7 @@ def test_new_bucket_denies_requests_without_tls(new: Synthesized) -> None:
     )
 
 
-# --- tagger and notification ------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("config", "bucket"), [("existing", "existing-backups"), ("new", None)])
-def test_every_object_created_under_prefix_invokes_tagger(
-    synthesized: dict[str, Synthesized], config: str, bucket: str | None
-) -> None:
-    synth = synthesized[config]
-    tagger, _ = function_with_handler(synth.template, TAGGER_HANDLER)
-    notification = only(synth.template, "Custom::S3BucketNotifications")["Properties"]
-    assert notification["NotificationConfiguration"] == {
-        "LambdaFunctionConfigurations": [
-            {
-                "Events": ["s3:ObjectCreated:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": synth.settings.prefix}]}},
-                "LambdaFunctionArn": {"Fn::GetAtt": [tagger, "Arn"]},
-            }
-        ]
-    }
-    if bucket:
-        assert notification["BucketName"] == bucket
-        # An imported bucket's other notifications must survive: CDK merges instead of replacing.
-        assert notification["Managed"] is False
-
-
-def test_notification_without_prefix_has_no_filter(synthesized: dict[str, Synthesized]) -> None:
-    notification = only(synthesized["existing_root"].template, "Custom::S3BucketNotifications")["Properties"]
-    (configuration,) = notification["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert "Filter" not in configuration
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+# --- tagger (its event delivery: tests/cdk/test_tagger_events_stack.py) -------------------------------
 
 
 def test_tagger_runs_on_arm64_newest_python_with_small_memory(existing: Synthesized) -> None:
@@ -423,7 +394,12 @@ def test_reconcile_runs_on_schedule(
 ) -> None:
     synth = synthesized[config]
     function, _ = function_with_handler(synth.template, RECONCILE_HANDLER)
-    rule = only(synth.template, "AWS::Events::Rule")["Properties"]
+    # The tagger's EventBridge rule is the stack's other rule (tests/cdk/test_tagger_events_stack.py).
+    (rule,) = [
+        r["Properties"]
+        for r in resources(synth.template, "AWS::Events::Rule").values()
+        if "ScheduleExpression" in r["Properties"]
+    ]
     assert rule["ScheduleExpression"] == expression
     assert [t["Arn"] for t in rule["Targets"]] == [{"Fn::GetAtt": [function, "Arn"]}]
 

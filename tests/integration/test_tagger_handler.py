@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable import TAG_KEY
-from glacierable.events import EventError
+from glacierable.events import EventError, eventbridge_pattern
 from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
@@ -296,3 +296,141 @@ def test_notifications_from_moto_via_sqs_are_tagged(
     assert totals["Failed"] == 0
     assert tags_of(s3, bucket, VOLUME) == {TAG_KEY: "true"}
     assert tags_of(s3, bucket, MANIFEST) == {TAG_KEY: "false"}
+
+
+# --- EventBridge "Object Created" events, and keys whose encoding is uncertain ---
+
+AWKWARD = "my backups/a b+c%20d/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
+"""A volume in a folder with a space, a plus and a percent: decoded, its raw form names another object."""
+
+
+def bridge_event(bucket: str, key: str, *, version_id: str | None = None) -> dict[str, Any]:
+    """An EventBridge Object Created event as AWS's documentation shows it; `key` exactly as delivered."""
+    obj: dict[str, Any] = {"key": key, "size": 1, "etag": "9dd4e461268c8034f5c8564e155c67a6"}
+    if version_id is not None:
+        obj["version-id"] = version_id
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-12-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {"version": "0", "bucket": {"name": bucket}, "object": obj, "reason": "PutObject"},
+    }
+
+
+@pytest.mark.parametrize("delivered", [AWKWARD, quote_plus(AWKWARD, safe="/"), quote_plus(AWKWARD)])
+def test_eventbridge_event_tags_the_object_whether_its_key_arrives_raw_or_encoded(
+    tagger: Invoker, s3: S3Client, bucket: str, delivered: str
+) -> None:
+    put(s3, bucket, AWKWARD)
+    assert tagger(bridge_event(bucket, delivered)) == {**ZERO, "TaggedTrue": 1}
+    assert tags_of(s3, bucket, AWKWARD) == {TAG_KEY: "true"}
+
+
+def test_raw_key_tried_after_the_decoded_one_is_missing_and_logged_as_such(
+    tagger: Invoker, s3: S3Client, bucket: str
+) -> None:
+    put(s3, bucket, AWKWARD)
+    calls = count_calls(s3)
+    tagger(bridge_event(bucket, AWKWARD))
+    # The decoded key first (not there), then the key as delivered: one GET more, one PUT.
+    assert calls == Counter({"GetObjectTagging": 2, "PutObjectTagging": 1})
+    [line] = [x for x in tagger.log_lines() if "action" in x]
+    assert (line["key"], line["decoded_key"], line["action"]) == (
+        AWKWARD,
+        "my backups/a b c d/duplicity-full.20231114T221320Z.vol1.difftar.gpg",
+        "tagged",
+    )
+
+
+def test_notification_with_the_awkward_key_tags_it_with_no_extra_call(
+    tagger: Invoker, s3: S3Client, bucket: str
+) -> None:
+    put(s3, bucket, AWKWARD)
+    calls = count_calls(s3)
+    assert tagger(event(record(bucket, AWKWARD))) == {**ZERO, "TaggedTrue": 1}
+    assert calls == Counter({"GetObjectTagging": 1, "PutObjectTagging": 1})
+    assert tags_of(s3, bucket, AWKWARD) == {TAG_KEY: "true"}
+
+
+@pytest.mark.parametrize("delivered", [AWKWARD, quote_plus(AWKWARD)])
+def test_eventbridge_object_gone_under_both_keys_is_skipped_as_gone(
+    tagger: Invoker, s3: S3Client, bucket: str, delivered: str
+) -> None:
+    put(s3, bucket, "my backups/host1/unrelated.vol1.difftar.gpg")
+    calls = count_calls(s3)
+    assert tagger(bridge_event(bucket, delivered)) == {**ZERO, "Skipped": 1}
+    assert calls == Counter({"GetObjectTagging": 2})
+    assert [x["action"] for x in tagger.log_lines() if "action" in x] == ["gone"]
+
+
+def test_eventbridge_version_is_tagged_under_the_raw_key(
+    tagger: Invoker, s3: S3Client, versioned_bucket: str
+) -> None:
+    old = put(s3, versioned_bucket, AWKWARD)
+    new = put(s3, versioned_bucket, AWKWARD)
+    assert old is not None
+    tagger(bridge_event(versioned_bucket, AWKWARD, version_id=old))
+    assert tags_of(s3, versioned_bucket, AWKWARD, old) == {TAG_KEY: "true"}
+    assert tags_of(s3, versioned_bucket, AWKWARD, new) == {}
+
+
+def test_eventbridge_event_of_another_source_raises_event_error_without_s3_calls(
+    tagger: Invoker, s3: S3Client, bucket: str
+) -> None:
+    calls = count_calls(s3)
+    with pytest.raises(EventError, match=r"^event\.source is 'aws\.ec2', expected 'aws\.s3'"):
+        tagger({**bridge_event(bucket, VOLUME), "source": "aws.ec2"})
+    assert calls == Counter()
+
+
+def drain(sqs: Any, queue_url: str) -> list[Any]:
+    bodies: list[Any] = []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        bodies.extend(json.loads(m["Body"]) for m in messages)
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(messages)],
+        )
+    return bodies
+
+
+def test_s3_events_through_moto_eventbridge_rule_are_tagged(
+    tagger: Invoker, s3: S3Client, bucket: str, endpoint_url: str
+) -> None:
+    # End to end in moto: S3 with EventBridge on, the stack's own rule pattern, a queue as the target
+    # (moto cannot run the Lambda without Docker), then the queue's events into the handler.
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url, region_name="us-east-1")
+    bridge = boto3.client("events", endpoint_url=endpoint_url, region_name="us-east-1")
+    queue_url = sqs.create_queue(QueueName=f"{bucket}-bridge")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    rule = f"{bucket}-created"
+    pattern = eventbridge_pattern(bucket, "my backups/")
+    bridge.put_rule(Name=rule, EventPattern=json.dumps(pattern.to_json()))
+    bridge.put_targets(Rule=rule, Targets=[{"Id": "tagger", "Arn": queue_arn}])
+    try:
+        s3.put_bucket_notification_configuration(
+            Bucket=bucket, NotificationConfiguration={"EventBridgeConfiguration": {}}
+        )
+        outside = "elsewhere/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
+        for key in (AWKWARD, MANIFEST, outside):
+            put(s3, bucket, key)
+        bodies = drain(sqs, queue_url)
+        # What moto sends is the evidence for its encoding: the key as it is, not URL-encoded.
+        assert sorted(b["detail"]["object"]["key"] for b in bodies) == sorted([AWKWARD, MANIFEST])
+        totals: Counter[str] = Counter()
+        for body in bodies:
+            totals.update(tagger(body))
+    finally:
+        bridge.remove_targets(Rule=rule, Ids=["tagger"])
+        bridge.delete_rule(Name=rule)
+    assert (totals["TaggedTrue"], totals["TaggedFalse"], totals["Failed"]) == (1, 1, 0)
+    assert tags_of(s3, bucket, AWKWARD) == {TAG_KEY: "true"}
+    assert tags_of(s3, bucket, MANIFEST) == {TAG_KEY: "false"}
+    assert tags_of(s3, bucket, outside) == {}

@@ -171,3 +171,44 @@ def test_invalid_object_state_propagates_rather_than_being_counted_done(s3: S3Cl
     with pytest.raises(ClientError) as caught:
         tag_object(s3, bucket, VOLUME)
     assert caught.value.response["Error"]["Code"] == "InvalidObjectState"
+
+
+# --- fallback_key: the key as an event delivered it, when its encoding is uncertain ---
+
+RAW = "backups/c++ 100%25/duplicity-full.20231114T221320Z.vol1.difftar.gpg"
+DECODED = "backups/c   100%/duplicity-full.20231114T221320Z.vol1.difftar.gpg"  # unquote_plus(RAW)
+
+
+def test_fallback_key_is_tagged_when_the_key_is_missing(s3: S3Client, bucket: str) -> None:
+    put(s3, bucket, RAW)
+    assert tag_object(s3, bucket, DECODED, fallback_key=RAW) == TagResult(RAW, None, True, Action.TAGGED)
+    assert tags_of(s3, bucket, RAW) == {TAG_KEY: "true"}
+
+
+def test_fallback_key_is_not_read_when_the_key_exists(s3: S3Client, bucket: str) -> None:
+    put(s3, bucket, DECODED)
+    put(s3, bucket, RAW)
+    calls = count_calls(s3)
+    assert tag_object(s3, bucket, DECODED, fallback_key=RAW).key == DECODED
+    assert calls == Counter({"GetObjectTagging": 1, "PutObjectTagging": 1})
+    assert tags_of(s3, bucket, RAW) == {}
+
+
+def test_gone_under_both_keys_is_gone_named_by_the_key(s3: S3Client, bucket: str) -> None:
+    calls = count_calls(s3)
+    assert tag_object(s3, bucket, DECODED, fallback_key=RAW) == TagResult(DECODED, None, True, Action.GONE)
+    assert calls == Counter({"GetObjectTagging": 2})
+
+
+def test_fallback_equal_to_the_key_costs_no_second_call(s3: S3Client, bucket: str) -> None:
+    calls = count_calls(s3)
+    assert tag_object(s3, bucket, VOLUME, fallback_key=VOLUME).action is Action.GONE
+    assert calls == Counter({"GetObjectTagging": 1})
+
+
+def test_fallback_keeps_the_version(s3: S3Client, versioned_bucket: str) -> None:
+    old = put(s3, versioned_bucket, RAW)
+    put(s3, versioned_bucket, RAW)
+    result = tag_object(s3, versioned_bucket, DECODED, version_id=old, fallback_key=RAW)
+    assert result == TagResult(RAW, old, True, Action.TAGGED)
+    assert tags_of(s3, versioned_bucket, RAW, old) == {TAG_KEY: "true"}

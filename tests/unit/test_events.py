@@ -12,7 +12,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from glacierable.events import EventError, IgnoredRecord, ObjectCreated, parse_event
+from glacierable.events import (
+    EventError,
+    IgnoredRecord,
+    ObjectCreated,
+    eventbridge_pattern,
+    key_prefix_forms,
+    parse_event,
+)
 
 VOLUME = "duplicity-full.20231114T221320Z.vol1.difftar.gpg"
 
@@ -194,6 +201,10 @@ def del_path(raw: dict[str, Any], path: tuple[str | int, ...]) -> dict[str, Any]
 
 
 GOOD = event(s3_record("ok"), s3_record(VOLUME))
+NEITHER = (
+    "event is neither an S3 notification (no Records), an EventBridge event (no source, detail-type) "
+    "nor an s3:TestEvent"
+)
 
 
 @pytest.mark.parametrize(
@@ -202,11 +213,8 @@ GOOD = event(s3_record("ok"), s3_record(VOLUME))
         ([GOOD], "event is array, expected an object"),
         ("Records", "event is string, expected an object"),
         (None, "event is null, expected an object"),
-        ({}, "event.Records is missing and this is not an s3:TestEvent (top-level keys: none)"),
-        (
-            {"Event": "s3:Other"},
-            "event.Records is missing and this is not an s3:TestEvent (top-level keys: 'Event')",
-        ),
+        ({}, f"{NEITHER} (top-level keys: none)"),
+        ({"Event": "s3:Other"}, f"{NEITHER} (top-level keys: 'Event')"),
         ({"Records": {"0": {}}}, "event.Records is object, expected an array"),
         ({"Records": None}, "event.Records is null, expected an array"),
         (event(s3_record("ok"), "oops"), "Records[1] is string, expected an object"),  # type: ignore[arg-type]
@@ -256,16 +264,6 @@ def test_sqs_wrapped_notification_is_rejected_with_the_reason() -> None:
         parse_event(sqs)
 
 
-def test_eventbridge_event_is_rejected_with_the_reason() -> None:
-    bridge = {
-        "source": "aws.s3",
-        "detail-type": "Object Created",
-        "detail": {"bucket": {"name": "b"}, "object": {"key": VOLUME}},
-    }
-    with pytest.raises(EventError, match="EventBridge"):
-        parse_event(bridge)
-
-
 def test_key_that_is_not_utf8_after_decoding_is_an_error_naming_the_record() -> None:
     with pytest.raises(EventError, match=r"Records\[0\]\.s3\.object\.key 'bad%FF' does not decode"):
         parse_event(event(s3_record("bad%FF")))
@@ -296,7 +294,11 @@ def test_any_json_value_parses_or_raises_event_error(raw: object) -> None:
     parse_or_event_error(raw)
 
 
-@given(st.dictionaries(st.sampled_from(["Records", "Event", "source"]), json_values, max_size=3))
+@given(
+    st.dictionaries(
+        st.sampled_from(["Records", "Event", "source", "detail-type", "detail"]), json_values, max_size=4
+    )
+)
 def test_any_top_level_shape_parses_or_raises_event_error(raw: object) -> None:
     parse_or_event_error(raw)
 
@@ -332,3 +334,203 @@ def test_mutated_valid_event_parses_or_raises_event_error(data: st.DataObject) -
 @given(st.text(min_size=1).filter(lambda s: all(not 0xD800 <= ord(c) <= 0xDFFF for c in s)))
 def test_any_key_survives_s3_url_encoding(key: str) -> None:
     assert only_created(event(s3_record(quote_plus(key)))).key == key
+
+
+# --- EventBridge "Object Created" events ---
+
+
+def bridge_event(
+    key: str,
+    *,
+    bucket: str = "my-backups",
+    version_id: str | None = "IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+    reason: str | None = "PutObject",
+    detail_type: str = "Object Created",
+) -> dict[str, Any]:
+    """Shaped like the example in AWS's EventBridge event message structure page; `key` as delivered."""
+    obj: dict[str, Any] = {
+        "key": key,
+        "size": 5,
+        "etag": "b1946ac92492d2347c6235b4d2611184",
+        "sequencer": "617f08299329d189",
+    }
+    if version_id is not None:
+        obj["version-id"] = version_id
+    detail: dict[str, Any] = {
+        "version": "0",
+        "bucket": {"name": bucket},
+        "object": obj,
+        "request-id": "N4N7GDK58NMKJ12R",
+        "requester": "123456789012",
+        "source-ip-address": "1.2.3.4",
+    }
+    if reason is not None:
+        detail["reason"] = reason
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": detail_type,
+        "source": "aws.s3",
+        "account": "111122223333",
+        "time": "2021-11-12T00:00:00Z",
+        "region": "ca-central-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": detail,
+    }
+
+
+AWKWARD = "a b+c%20d.vol1.difftar.gpg"
+"""A space, a plus and a percent: every decoding question at once."""
+
+
+def test_eventbridge_event_gives_bucket_key_version_and_reason() -> None:
+    parsed = parse_event(bridge_event(f"backups/{VOLUME}"))
+    assert parsed.eventbridge
+    assert parsed.created == (
+        ObjectCreated(
+            index=0,
+            event_name="Object Created:PutObject",
+            bucket="my-backups",
+            key=f"backups/{VOLUME}",
+            version_id="IYV3p45BT0ac8hjHg1houSdS1a.Mro8e",
+            sequencer="617f08299329d189",
+            fallback_key=None,
+        ),
+    )
+
+
+def test_eventbridge_event_without_version_or_reason() -> None:
+    record = only_created(bridge_event(VOLUME, version_id=None, reason=None))
+    assert (record.event_name, record.version_id) == ("Object Created", None)
+
+
+def test_raw_eventbridge_key_is_decoded_first_and_kept_as_the_fallback() -> None:
+    record = only_created(bridge_event(AWKWARD))
+    assert (record.key, record.fallback_key) == ("a b c d.vol1.difftar.gpg", AWKWARD)
+
+
+def test_encoded_eventbridge_key_decodes_to_the_key_with_the_encoding_as_fallback() -> None:
+    record = only_created(bridge_event(quote_plus(AWKWARD)))
+    assert (record.key, record.fallback_key) == (AWKWARD, quote_plus(AWKWARD))
+
+
+def test_eventbridge_key_that_no_decoding_changes_has_no_fallback() -> None:
+    assert only_created(bridge_event(f"backups/{VOLUME}")).fallback_key is None
+
+
+@pytest.mark.parametrize("raw", ["bad%FF.gpg", "100%.gpg", "%zz"])
+def test_eventbridge_key_that_is_no_valid_encoding_is_the_key_itself(raw: str) -> None:
+    # As a notification key "bad%FF" is an error (it must be an encoding); from EventBridge it may be raw.
+    record = only_created(bridge_event(raw))
+    assert (record.key, record.fallback_key) == (raw, None)
+
+
+@pytest.mark.parametrize(
+    "detail_type",
+    ["Object Deleted", "Object Restore Completed", "Object Tags Added", "Object Restore Expired"],
+)
+def test_other_s3_eventbridge_events_are_ignored_not_errors(detail_type: str) -> None:
+    parsed = parse_event(bridge_event(VOLUME, detail_type=detail_type))
+    assert (parsed.created, parsed.ignored, parsed.eventbridge) == (
+        (),
+        (IgnoredRecord(0, detail_type),),
+        True,
+    )
+
+
+BRIDGE = bridge_event(VOLUME)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (
+            set_path(BRIDGE, ("source",), "aws.ec2"),
+            "event.source is 'aws.ec2', expected 'aws.s3' (only S3's own EventBridge events are accepted)",
+        ),
+        (del_path(BRIDGE, ("source",)), "event.source is missing"),
+        (del_path(BRIDGE, ("detail-type",)), "event.detail-type is missing"),
+        (set_path(BRIDGE, ("detail-type",), 3), "event.detail-type is number, expected a non-empty string"),
+        (del_path(BRIDGE, ("detail",)), "event.detail is missing"),
+        (set_path(BRIDGE, ("detail",), "{}"), "event.detail is string, expected an object"),
+        (del_path(BRIDGE, ("detail", "bucket")), "event.detail.bucket is missing"),
+        (del_path(BRIDGE, ("detail", "bucket", "name")), "event.detail.bucket.name is missing"),
+        (del_path(BRIDGE, ("detail", "object")), "event.detail.object is missing"),
+        (del_path(BRIDGE, ("detail", "object", "key")), "event.detail.object.key is missing"),
+        (
+            set_path(BRIDGE, ("detail", "object", "key"), ""),
+            "event.detail.object.key is an empty string, expected a non-empty string",
+        ),
+        (
+            set_path(BRIDGE, ("detail", "object", "key"), "\ud800"),
+            "event.detail.object.key '\\ud800' is not a valid UTF-8 key: "
+            "'utf-8' codec can't encode character '\\ud800' in position 0: surrogates not allowed",
+        ),
+        (
+            set_path(BRIDGE, ("detail", "object", "version-id"), 7),
+            "event.detail.object.version-id is number, expected a string",
+        ),
+        (
+            set_path(BRIDGE, ("detail", "reason"), ["PutObject"]),
+            "event.detail.reason is array, expected a string",
+        ),
+    ],
+)
+def test_malformed_eventbridge_event_error_names_what_and_where(raw: Any, message: str) -> None:
+    with pytest.raises(EventError) as caught:
+        parse_event(raw)
+    assert str(caught.value) == message
+
+
+def test_notification_wrapped_in_eventbridge_shape_is_not_mistaken_for_records() -> None:
+    # An SQS-style "Records" wins over a stray "source": the records are validated as notification records.
+    with pytest.raises(EventError, match=r"Records\[0\]\.eventSource is missing"):
+        parse_event({"source": "aws.s3", "Records": [{}]})
+
+
+@given(st.text(min_size=1).filter(lambda s: all(not 0xD800 <= ord(c) <= 0xDFFF for c in s)))
+def test_any_eventbridge_key_is_found_whether_or_not_it_was_encoded(key: str) -> None:
+    encoded = only_created(bridge_event(quote_plus(key)))
+    assert encoded.key == key
+    raw = only_created(bridge_event(key))
+    assert key in (raw.key, raw.fallback_key)
+
+
+# --- the rule's pattern ---
+
+
+def test_pattern_selects_object_created_events_of_the_bucket() -> None:
+    assert eventbridge_pattern("my-backups", "").to_json() == {
+        "source": ["aws.s3"],
+        "detail-type": ["Object Created"],
+        "detail": {"bucket": {"name": ["my-backups"]}},
+    }
+
+
+def test_pattern_matches_the_prefix_raw_and_encoded() -> None:
+    assert eventbridge_pattern("b", "my backups/").detail["object"] == {
+        "key": [{"prefix": "my backups/"}, {"prefix": "my+backups/"}, {"prefix": "my+backups%2F"}]
+    }
+
+
+@pytest.mark.parametrize(
+    ("prefix", "forms"),
+    [
+        ("backups", ("backups",)),
+        ("backups/host-1_a.b~/", ("backups/host-1_a.b~/", "backups%2Fhost-1_a.b~%2F")),
+        ("c++/", ("c++/", "c%2B%2B/", "c%2B%2B%2F")),
+    ],
+)
+def test_prefix_forms_are_distinct_and_raw_first(prefix: str, forms: tuple[str, ...]) -> None:
+    assert key_prefix_forms(prefix) == forms
+
+
+@given(st.text(min_size=1).filter(lambda s: all(not 0xD800 <= ord(c) <= 0xDFFF for c in s)))
+def test_every_key_under_the_prefix_starts_with_one_of_its_forms_as_s3_or_moto_would_encode_it(
+    key: str,
+) -> None:
+    prefix = "my backups/c++ 100%/"
+    full = prefix + key
+    forms = key_prefix_forms(prefix)
+    for delivered in (full, quote_plus(full, safe="/"), quote_plus(full, safe="")):
+        assert any(delivered.startswith(form) for form in forms)

@@ -1,4 +1,8 @@
-"""Lambda entry point: tag each object an S3 ObjectCreated notification names (glacierable=true|false)."""
+"""Lambda entry point: tag each object an S3 Object Created event names (glacierable=true|false).
+
+Either shape, in either delivery mode: S3's own notification (`events=direct`) or EventBridge's
+"Object Created" event (`events=eventbridge`, the default); glacierable.events reads both.
+"""
 
 from __future__ import annotations
 
@@ -25,7 +29,24 @@ if TYPE_CHECKING:
 
 logger = Logger()
 metrics = Metrics()
-s3 = LazyClient(s3_client)
+
+# Every S3 call must give up inside the function's 30 s timeout, so that a stalled endpoint ends as our
+# error (the event is retried whole, by Lambda or EventBridge) and not as a timeout mid-batch. Worst case
+# per call: 3 x (2 + 2) s, plus botocore's back-off before each retry (up to 1 s, then 2 s, each plus up
+# to 5 s when an answer carries x-amz-retry-after) = 25 s; tests/cdk/test_tagger_events_stack.py checks
+# it against the deployed timeout. Tagging calls answer in milliseconds: 2 s without a byte is a stall.
+S3_MAX_ATTEMPTS = 3
+S3_CONNECT_TIMEOUT = 2.0
+S3_READ_TIMEOUT = 2.0
+
+
+def _tagger_s3_client() -> S3Client:
+    return s3_client(
+        max_attempts=S3_MAX_ATTEMPTS, connect_timeout=S3_CONNECT_TIMEOUT, read_timeout=S3_READ_TIMEOUT
+    )
+
+
+s3 = LazyClient(_tagger_s3_client)
 
 METRIC_NAMES = ("TaggedTrue", "TaggedFalse", "Kept", "Skipped", "Failed", "TooManyTags")
 MAX_KEYS_IN_ERROR = 20
@@ -62,7 +83,11 @@ def _tag_all(
         logger.info("record ignored", extra={"record": ignored.index, "event_name": ignored.event_name})
     failed: list[str] = []
     for record in notification.created:
-        where = {"bucket": record.bucket, "key": record.key, "version_id": record.version_id}
+        where: dict[str, str | None] = {
+            "bucket": record.bucket,
+            "key": record.key,
+            "version_id": record.version_id,
+        }
         try:
             result = tag_object(
                 client,
@@ -70,6 +95,7 @@ def _tag_all(
                 record.key,
                 version_id=record.version_id,
                 archive_unknown=archive_unknown,
+                fallback_key=record.fallback_key,
             )
         except (ClientError, BotoCoreError) as error:
             # Already retried by botocore; keep going so one bad object does not hold up the others.
@@ -78,6 +104,9 @@ def _tag_all(
             logger.exception("tagging failed", extra={**where, "action": "failed"})
             continue
         counts[_metric_for(result)] += 1
+        if result.key != record.key:
+            # The decoded key did not exist and the key as delivered did: evidence of EventBridge's encoding.
+            where = {**where, "key": result.key, "decoded_key": record.key}
         line = {**where, "decision": "true" if result.glacierable else "false", "action": str(result.action)}
         if result.action is Action.TOO_MANY_TAGS:
             # Retrying cannot help: it needs an operator to remove a tag. Alarm on the metric instead.
