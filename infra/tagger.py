@@ -6,7 +6,6 @@ from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_s3_notifications as s3n
 from constructs import Construct
 
 from infra.grants import TAGGING_ACTIONS, TAGGING_REASON, grant_objects_under_prefix
@@ -59,8 +58,4 @@ class Tagger(Construct):
         )
         grant_objects_under_prefix(
             self.function, bucket, prefix, actions=TAGGING_ACTIONS, reason=TAGGING_REASON
-        )
-        filters = [s3.NotificationKeyFilter(prefix=prefix)] if prefix else []
-        bucket.add_event_notification(
-            s3.EventType.OBJECT_CREATED, s3n.LambdaDestination(self.function), *filters
         )

@@ -149,7 +149,7 @@ def test_existing_bucket_is_imported_not_created(existing: Synthesized) -> None:
 
 def test_existing_bucket_gets_lifecycle_rule_through_custom_resource(existing: Synthesized) -> None:
     rule = only(existing.template, "Custom::GlacierableLifecycleRule")["Properties"]
-    assert {k: v for k, v in rule.items() if k != "ServiceToken"} == {
+    assert {k: v for k, v in rule.items() if k not in ("ServiceToken", "ServiceTimeout")} == {
         "BucketName": "existing-backups",
         "Prefix": "backups/",
         "StorageClass": "GLACIER",
@@ -259,32 +259,21 @@ def test_new_bucket_denies_requests_without_tls(new: Synthesized) -> None:
 
 
 @pytest.mark.parametrize(("config", "bucket"), [("existing", "existing-backups"), ("new", None)])
-def test_every_object_created_under_prefix_invokes_tagger(
+def test_every_object_created_under_prefix_reaches_the_tagger(
     synthesized: dict[str, Synthesized], config: str, bucket: str | None
 ) -> None:
+    # The default delivery is EventBridge; our own resource merges it into the bucket's notifications.
     synth = synthesized[config]
-    tagger, _ = function_with_handler(synth.template, TAGGER_HANDLER)
-    notification = only(synth.template, "Custom::S3BucketNotifications")["Properties"]
-    assert notification["NotificationConfiguration"] == {
-        "LambdaFunctionConfigurations": [
-            {
-                "Events": ["s3:ObjectCreated:*"],
-                "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": synth.settings.prefix}]}},
-                "LambdaFunctionArn": {"Fn::GetAtt": [tagger, "Arn"]},
-            }
-        ]
-    }
+    notification = only(synth.template, "Custom::GlacierableNotifications")["Properties"]
+    assert (notification["Prefix"], notification["Events"]) == (synth.settings.prefix, "eventbridge")
+    assert "FunctionArn" not in notification
     if bucket:
         assert notification["BucketName"] == bucket
-        # An imported bucket's other notifications must survive: CDK merges instead of replacing.
-        assert notification["Managed"] is False
 
 
-def test_notification_without_prefix_has_no_filter(synthesized: dict[str, Synthesized]) -> None:
-    notification = only(synthesized["existing_root"].template, "Custom::S3BucketNotifications")["Properties"]
-    (configuration,) = notification["NotificationConfiguration"]["LambdaFunctionConfigurations"]
-    assert "Filter" not in configuration
-    assert configuration["Events"] == ["s3:ObjectCreated:*"]
+def test_notification_without_prefix_covers_the_whole_bucket(synthesized: dict[str, Synthesized]) -> None:
+    notification = only(synthesized["existing_root"].template, "Custom::GlacierableNotifications")["Properties"]
+    assert notification["Prefix"] == ""
 
 
 def test_tagger_runs_on_arm64_newest_python_with_small_memory(existing: Synthesized) -> None:
