@@ -177,7 +177,7 @@ def test_custom_resource_provider_calls_the_lifecycle_handler(existing: Synthesi
 def test_lifecycle_handler_may_only_read_and_write_the_buckets_lifecycle(existing: Synthesized) -> None:
     assert s3_grants(existing.template, LIFECYCLE_HANDLER) == [
         (
-            {"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"},
+            {"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetBucketLocation"},
             ["arn:aws:s3:::existing-backups"],
             None,
         )
@@ -272,7 +272,9 @@ def test_every_object_created_under_prefix_reaches_the_tagger(
 
 
 def test_notification_without_prefix_covers_the_whole_bucket(synthesized: dict[str, Synthesized]) -> None:
-    notification = only(synthesized["existing_root"].template, "Custom::GlacierableNotifications")["Properties"]
+    notification = only(synthesized["existing_root"].template, "Custom::GlacierableNotifications")[
+        "Properties"
+    ]
     assert notification["Prefix"] == ""
 
 

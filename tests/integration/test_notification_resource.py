@@ -16,7 +16,7 @@ import copy
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.awsrequest import AWSResponse
@@ -64,6 +64,11 @@ def owner_queue(queue_arn: str) -> Any:
     }
 
 
+def put_notifications(s3: S3Client, bucket: str, document: Any) -> None:
+    """The owner writing the bucket's notification configuration."""
+    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=document)
+
+
 @pytest.fixture
 def queue_arn(moto_server: Any) -> str:
     sqs = sqs_client()
@@ -74,10 +79,7 @@ def queue_arn(moto_server: Any) -> str:
 @pytest.fixture
 def owner_notifications(s3: S3Client, bucket: str, queue_arn: str) -> dict[str, Any]:
     """The owner's notification configuration and lifecycle rule, as read back from the bucket."""
-    s3.put_bucket_notification_configuration(
-        Bucket=bucket,
-        NotificationConfiguration={LAMBDAS: [OWNER_AUDIT], QUEUES: [owner_queue(queue_arn)]},
-    )
+    put_notifications(s3, bucket, {LAMBDAS: [OWNER_AUDIT], QUEUES: [owner_queue(queue_arn)]})
     s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [OWNER_RULE]})
     document = read_document(s3, bucket)
     assert document == {LAMBDAS: [OWNER_AUDIT], QUEUES: [owner_queue(queue_arn)]}
@@ -245,7 +247,7 @@ def test_an_owner_who_had_eventbridge_keeps_it_through_every_step(
     s3: S3Client, bucket: str, owner_notifications: dict[str, Any]
 ) -> None:
     with_eventbridge = {**owner_notifications, EVENTBRIDGE: {}}
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=with_eventbridge)
+    put_notifications(s3, bucket, with_eventbridge)
     stack = Stack(bucket)
     stack.create(prefix="", events="eventbridge")
     assert read_document(s3, bucket) == with_eventbridge
@@ -308,7 +310,7 @@ def test_direct_mode_with_an_overlapping_owner_notification_fails_before_writing
     s3: S3Client, bucket: str, queue_arn: str, handler_client: tuple[S3Client, Counting]
 ) -> None:
     owner = {LAMBDAS: [OWNER_ANTIVIRUS], QUEUES: [owner_queue(queue_arn)]}
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=owner)
+    put_notifications(s3, bucket, owner)
     _, counting = handler_client
     stack = Stack(bucket)
     props = stack.desired(prefix="backups/", events="direct")["Notifications87298708"]
@@ -323,7 +325,7 @@ def test_eventbridge_mode_with_the_same_owner_notification_succeeds(
     s3: S3Client, bucket: str, queue_arn: str
 ) -> None:
     owner = {LAMBDAS: [OWNER_ANTIVIRUS], QUEUES: [owner_queue(queue_arn)]}
-    s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=owner)
+    put_notifications(s3, bucket, owner)
     stack = Stack(bucket)
     stack.create(prefix="backups/", events="eventbridge")
     assert read_document(s3, bucket) == {**owner, EVENTBRIDGE: {}}
@@ -365,7 +367,8 @@ def abort_writes(
         refused.append(len(refused) + 1)
         return AWSResponse(request.url, 409, {"Content-Type": "application/xml"}, _Body(body))  # type: ignore[arg-type]
 
-    client.meta.events.register(f"before-send.s3.{operation}", refuse)
+    # botocore sends the first response a before-send handler returns instead of the request.
+    client.meta.events.register(f"before-send.s3.{operation}", cast("Callable[..., None]", refuse))
     return refused
 
 
@@ -377,7 +380,7 @@ def test_the_notification_write_waits_out_a_conflict_and_keeps_what_the_other_wr
     changed_by_owner = {**owner_notifications, LAMBDAS: [OWNER_AUDIT, {**OWNER_AUDIT, "Id": "owner-new"}]}
 
     def owner_writes() -> None:
-        s3.put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration=changed_by_owner)
+        put_notifications(s3, bucket, changed_by_owner)
 
     refused = abort_writes(client, "PutBucketNotificationConfiguration", 2, meanwhile=owner_writes)
     slept: list[float] = []
@@ -400,7 +403,7 @@ def test_the_notification_write_gives_up_after_every_attempt_conflicts(
     props = Stack(bucket).desired(prefix="backups/", events="eventbridge")["Notifications87298708"]
     with pytest.raises(
         ConfigurationConflictError,
-        match=rf"PutBucketNotificationConfiguration on s3://{bucket}: .*OperationAborted.* {CONFLICT_ATTEMPTS} times",
+        match=rf"on s3://{bucket}: .*OperationAborted.* {CONFLICT_ATTEMPTS} times",
     ):
         notification_resource.on_event(event("Create", props), client, region="us-east-1", sleep=slept.append)
     assert len(slept) == CONFLICT_ATTEMPTS - 1

@@ -167,7 +167,7 @@ def test_eventbridge_never_overlaps() -> None:
 def test_direct_create_appends_ours_and_keeps_the_owners_exactly() -> None:
     before = copy.deepcopy(OWNER)
     plan = plan_apply(OWNER, direct())
-    assert OWNER == before  # the input is not modified
+    assert before == OWNER  # the input is not modified
     id_ = notification_id(BUCKET, "backups/")
     assert plan.document[LAMBDAS] == [
         *OWNER[LAMBDAS],
