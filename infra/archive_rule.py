@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Acknowledgment, CustomResource, Duration, Stack, Validations
+from aws_cdk import CustomResource, Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
-from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from glacierable.lifecycle import our_rules
 from infra.powertools import PowertoolsFunction
+from infra.providers import SERVICE_TIMEOUT, provider_for
 
 RESOURCE_TYPE = "Custom::GlacierableLifecycleRule"
 HANDLER = "glacierable.handlers.lifecycle_resource.handler"
@@ -83,24 +83,19 @@ class ExistingBucketArchiveRule(Construct):
             description=f"Merges glacierable's lifecycle rule into s3://{bucket.bucket_name}",
             timeout=Duration.minutes(2),
         )
-        # The handler reads, merges and writes back the whole configuration: nothing else, this bucket only.
+        # The handler checks the bucket's Region, then reads, merges and writes back the whole
+        # configuration: nothing else, this bucket only.
         self.handler.add_to_role_policy(
             iam.PolicyStatement(
-                actions=["s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"],
+                actions=[
+                    "s3:GetLifecycleConfiguration",
+                    "s3:PutLifecycleConfiguration",
+                    "s3:GetBucketLocation",
+                ],
                 resources=[bucket.bucket_arn],
             )
         )
-        self.provider = cr.Provider(self, "Provider", on_event_handler=self.handler)
-        cfn_handler = self.handler.node.default_child
-        if not isinstance(cfn_handler, lambda_.CfnFunction):
-            raise TypeError(f"expected the handler's CfnFunction, got {cfn_handler!r}")
-        handler_id = Stack.of(self).get_logical_id(cfn_handler)
-        Validations.of(self.provider).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions::AwsSolutions-IAM5[Resource::<{handler_id}.Arn>:*]",
-                reason="CDK's Provider framework may invoke any version of this handler, and nothing else.",
-            )
-        )
+        self.provider = provider_for(self, self.handler)
         self.resource = CustomResource(
             self,
             "Rule",
@@ -112,4 +107,5 @@ class ExistingBucketArchiveRule(Construct):
                 "StorageClass": storage_class,
                 "TransitionDays": days,
             },
+            service_timeout=SERVICE_TIMEOUT,
         )

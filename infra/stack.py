@@ -6,10 +6,11 @@ from typing import Any
 
 from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
 from aws_cdk import aws_s3 as s3
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from infra.archive_rule import ExistingBucketArchiveRule, native_lifecycle_rules
 from infra.monitoring import Monitoring
+from infra.notifications import BucketNotifications
 from infra.powertools import lambda_code, powertools_layer
 from infra.reconciler import Reconciler
 from infra.restore import RestoreFanOut
@@ -57,6 +58,17 @@ class GlacierableStack(Stack):
             code=code,
             layer=layer,
         )
+        self.notifications = BucketNotifications(
+            self,
+            "Notifications",
+            bucket=self.bucket,
+            prefix=settings.prefix,
+            events=settings.events,
+            function=self.tagger.function,
+            code=code,
+            layer=layer,
+            after=self._configuration_writers(),
+        )
         self.reconciler = Reconciler(
             self,
             "Reconciler",
@@ -74,6 +86,7 @@ class GlacierableStack(Stack):
         functions = {"Tagger": self.tagger.function, "Reconciler": self.reconciler.function}
         if self.archive_rule:
             functions["ArchiveRule"] = self.archive_rule.handler
+        functions["Notifications"] = self.notifications.handler
         functions["Restore"] = self.restore.function
         functions["RestoreWorker"] = self.restore.worker
         self.monitoring = Monitoring(
@@ -113,6 +126,13 @@ class GlacierableStack(Stack):
         CfnOutput(self, "RestoreQueueUrl", value=self.restore.queue.queue_url)
         CfnOutput(self, "RestoreDeadLetterQueueUrl", value=self.restore.dead_letter_queue.queue_url)
         self._acknowledge_findings()
+
+    def _configuration_writers(self) -> list[IConstruct]:
+        """What else writes the bucket's configuration: S3 refuses a write while another is in progress."""
+        if self.archive_rule:
+            return [self.archive_rule.resource]
+        policy = self.bucket.policy if isinstance(self.bucket, s3.Bucket) else None
+        return [policy] if policy else []
 
     def _new_bucket(self, settings: Settings) -> s3.Bucket:
         bucket = s3.Bucket(

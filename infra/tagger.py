@@ -10,11 +10,10 @@ Turning EventBridge on for the bucket, or writing the direct notification, is in
 
 from __future__ import annotations
 
-from aws_cdk import Acknowledgment, Duration, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events_
 from aws_cdk import aws_events_targets as targets
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_destinations as destinations
 from aws_cdk import aws_s3 as s3
@@ -90,25 +89,9 @@ class Tagger(Construct):
         grant_objects_under_prefix(
             self.function, bucket, prefix, actions=TAGGING_ACTIONS, reason=TAGGING_REASON
         )
-        self.rule: events_.Rule | None = None
-        self.s3_invoke_permission: lambda_.CfnPermission | None = None
-        if events == EVENTS_EVENTBRIDGE:
-            self.rule = self._rule(bucket, prefix)
-        else:
-            self.s3_invoke_permission = self._s3_may_invoke(bucket)
-
-    def _s3_may_invoke(self, bucket: s3.IBucket) -> lambda_.CfnPermission:
-        """S3 checks this exists when the direct notification is written: that resource must depend on it."""
-        self.function.add_permission(
-            "S3Invoke",
-            principal=iam.ServicePrincipal("s3.amazonaws.com"),
-            source_arn=bucket.bucket_arn,
-            # A bucket ARN names no account: without this, a same-named bucket elsewhere could invoke us.
-            source_account=Stack.of(self).account,
-        )
-        permission = self.function.node.find_child("S3Invoke")
-        assert isinstance(permission, lambda_.CfnPermission)
-        return permission
+        # In direct mode the bucket side (S3's permission to invoke, the notification) belongs to
+        # infra/notifications.py, which writes it into the owner's configuration.
+        self.rule: events_.Rule | None = self._rule(bucket, prefix) if events == EVENTS_EVENTBRIDGE else None
 
     def _rule(self, bucket: s3.IBucket, prefix: str) -> events_.Rule:
         pattern = eventbridge_pattern(bucket.bucket_name, prefix)

@@ -3,18 +3,22 @@
 S3 has no conditional write for lifecycle configurations (no ETag, no If-Match), so every change is a
 read-modify-write: a rule another writer puts between our GET and our PUT is lost. Run one deploy or
 `glacierable lifecycle` command per bucket at a time; we skip the PUT entirely when nothing of ours
-changes, which keeps redeploys and reruns out of that window.
+changes, which keeps redeploys and reruns out of that window. A write that meets another configuration
+write in progress (409 OperationAborted) is sent again after a pause (glacierable.bucket_config); the other
+write is most often to another part of the bucket's configuration (our notification resource, the owner's
+tags or policy), which our lifecycle write cannot undo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from glacierable.aws_errors import error_code
+from glacierable.bucket_config import retry_conflicts
 from glacierable.lifecycle import (
     DEFAULT_DAYS,
     DEFAULT_STORAGE_CLASS,
@@ -55,26 +59,47 @@ def read_rules(client: S3Client, bucket: str) -> list[Rule]:
     return read_config(client, bucket).rules
 
 
-def write_config(client: S3Client, bucket: str, config: LifecycleConfig) -> None:
-    """Replace the bucket's lifecycle configuration; no rules deletes it (S3 rejects an empty list)."""
+def write_config(
+    client: S3Client, bucket: str, config: LifecycleConfig, *, sleep: Callable[[float], None] | None = None
+) -> None:
+    """Replace the bucket's lifecycle configuration; no rules deletes it (S3 rejects an empty list).
+
+    Retried after 409 OperationAborted with back-off; ConfigurationConflictError once every attempt met one.
+    """
     if not config.rules:
-        client.delete_bucket_lifecycle(Bucket=bucket)
+        retry_conflicts(
+            lambda: client.delete_bucket_lifecycle(Bucket=bucket),
+            what=f"DeleteBucketLifecycle on s3://{bucket}",
+            sleep=sleep,
+        )
         return
     kwargs: dict[str, Any] = {}
     if config.transition_default_minimum_object_size:
         # Omitting it on PUT resets the owner's choice to S3's default.
         kwargs["TransitionDefaultMinimumObjectSize"] = config.transition_default_minimum_object_size
     rules = cast("list[LifecycleRuleTypeDef]", config.rules)
-    client.put_bucket_lifecycle_configuration(
-        Bucket=bucket, LifecycleConfiguration={"Rules": rules}, **kwargs
+    retry_conflicts(
+        lambda: client.put_bucket_lifecycle_configuration(
+            Bucket=bucket, LifecycleConfiguration={"Rules": rules}, **kwargs
+        ),
+        what=f"PutBucketLifecycleConfiguration on s3://{bucket}",
+        sleep=sleep,
     )
 
 
-def replace_rules(client: S3Client, bucket: str, config: LifecycleConfig, rules: Sequence[Rule]) -> bool:
+def replace_rules(
+    client: S3Client,
+    bucket: str,
+    config: LifecycleConfig,
+    rules: Sequence[Rule],
+    *,
+    sleep: Callable[[float], None] | None = None,
+) -> bool:
     """Write `rules` in place of `config.rules` (keeping its size setting) unless equal; True if it wrote."""
     if list(rules) == config.rules:
         return False
-    write_config(client, bucket, LifecycleConfig(list(rules), config.transition_default_minimum_object_size))
+    replacement = LifecycleConfig(list(rules), config.transition_default_minimum_object_size)
+    write_config(client, bucket, replacement, sleep=sleep)
     return True
 
 
@@ -105,14 +130,15 @@ def apply_rules(
     prefix: str = "",
     storage_class: str = DEFAULT_STORAGE_CLASS,
     days: int = DEFAULT_DAYS,
+    sleep: Callable[[float], None] | None = None,
 ) -> list[Rule]:
     """Add or replace our rules in the bucket's configuration; returns the rules now configured."""
     config, merged = plan_apply(client, bucket, prefix=prefix, storage_class=storage_class, days=days)
-    replace_rules(client, bucket, config, merged)
+    replace_rules(client, bucket, config, merged, sleep=sleep)
     return merged
 
 
-def remove_our_rules(client: S3Client, bucket: str) -> bool:
+def remove_our_rules(client: S3Client, bucket: str, *, sleep: Callable[[float], None] | None = None) -> bool:
     """Remove our rules from the bucket's configuration, keeping the owner's; True if any were there."""
     config, remaining = plan_remove(client, bucket)
-    return replace_rules(client, bucket, config, remaining)
+    return replace_rules(client, bucket, config, remaining, sleep=sleep)

@@ -149,7 +149,7 @@ def test_existing_bucket_is_imported_not_created(existing: Synthesized) -> None:
 
 def test_existing_bucket_gets_lifecycle_rule_through_custom_resource(existing: Synthesized) -> None:
     rule = only(existing.template, "Custom::GlacierableLifecycleRule")["Properties"]
-    assert {k: v for k, v in rule.items() if k != "ServiceToken"} == {
+    assert {k: v for k, v in rule.items() if k not in ("ServiceToken", "ServiceTimeout")} == {
         "BucketName": "existing-backups",
         "Prefix": "backups/",
         "StorageClass": "GLACIER",
@@ -177,7 +177,7 @@ def test_custom_resource_provider_calls_the_lifecycle_handler(existing: Synthesi
 def test_lifecycle_handler_may_only_read_and_write_the_buckets_lifecycle(existing: Synthesized) -> None:
     assert s3_grants(existing.template, LIFECYCLE_HANDLER) == [
         (
-            {"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"},
+            {"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration", "s3:GetBucketLocation"},
             ["arn:aws:s3:::existing-backups"],
             None,
         )
@@ -255,7 +255,27 @@ def test_new_bucket_denies_requests_without_tls(new: Synthesized) -> None:
     )
 
 
-# --- tagger (its event delivery: tests/cdk/test_tagger_events_stack.py) -------------------------------
+# --- tagger and notification (event delivery: tests/cdk/test_tagger_events_stack.py) -----------------
+
+
+@pytest.mark.parametrize(("config", "bucket"), [("existing", "existing-backups"), ("new", None)])
+def test_every_object_created_under_prefix_reaches_the_tagger(
+    synthesized: dict[str, Synthesized], config: str, bucket: str | None
+) -> None:
+    # The default delivery is EventBridge; our own resource merges it into the bucket's notifications.
+    synth = synthesized[config]
+    notification = only(synth.template, "Custom::GlacierableNotifications")["Properties"]
+    assert (notification["Prefix"], notification["Events"]) == (synth.settings.prefix, "eventbridge")
+    assert "FunctionArn" not in notification
+    if bucket:
+        assert notification["BucketName"] == bucket
+
+
+def test_notification_without_prefix_covers_the_whole_bucket(synthesized: dict[str, Synthesized]) -> None:
+    notification = only(synthesized["existing_root"].template, "Custom::GlacierableNotifications")[
+        "Properties"
+    ]
+    assert notification["Prefix"] == ""
 
 
 def test_tagger_runs_on_arm64_newest_python_with_small_memory(existing: Synthesized) -> None:

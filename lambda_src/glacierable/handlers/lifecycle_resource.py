@@ -3,12 +3,17 @@
 An `aws_cdk.custom_resources.Provider` on_event handler: it returns the physical resource ID and the
 framework reports to CloudFormation; an exception becomes a FAILED response with its message.
 https://docs.aws.amazon.com/cdk/api/v2/python/aws_cdk.custom_resources/README.html
+
+Create and Update first check that the bucket is in the Region being deployed to (the stack's
+notifications could not work elsewhere), before any write. Delete does not: it only ever removes our
+rules, which works from any Region, and a stack must stay deletable wherever it was deployed.
 """
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +21,7 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
 from glacierable.aws_errors import error_code
+from glacierable.bucket_config import check_bucket_region
 from glacierable.clients import s3_client
 from glacierable.handlers.lazy import LazyClient
 from glacierable.lifecycle import (
@@ -93,13 +99,14 @@ def parse_properties(properties: Mapping[str, Any]) -> RuleSettings:
     )
 
 
-def _apply(client: S3Client, settings: RuleSettings) -> dict[str, Any]:
+def _apply(client: S3Client, settings: RuleSettings, sleep: Callable[[float], None] | None) -> dict[str, Any]:
     rules = apply_rules(
         client,
         settings.bucket,
         prefix=settings.prefix,
         storage_class=settings.storage_class,
         days=settings.days,
+        sleep=sleep,
     )
     logger.info(
         "lifecycle rules applied",
@@ -115,7 +122,9 @@ def _apply(client: S3Client, settings: RuleSettings) -> dict[str, Any]:
     }
 
 
-def _delete(client: S3Client, event: Mapping[str, Any]) -> dict[str, Any]:
+def _delete(
+    client: S3Client, event: Mapping[str, Any], sleep: Callable[[float], None] | None
+) -> dict[str, Any]:
     old_id = str(event.get("PhysicalResourceId", ""))
     # After an Update that moved to another bucket, CloudFormation deletes the old resource: its
     # physical ID names the bucket the rules were written to.
@@ -128,7 +137,7 @@ def _delete(client: S3Client, event: Mapping[str, Any]) -> dict[str, Any]:
         logger.warning("delete without a bucket: nothing to remove", physical_resource_id=old_id)
         return {"PhysicalResourceId": old_id}
     try:
-        removed = remove_our_rules(client, bucket)
+        removed = remove_our_rules(client, bucket, sleep=sleep)
     except ClientError as exc:
         if error_code(exc) != "NoSuchBucket":
             raise
@@ -138,8 +147,17 @@ def _delete(client: S3Client, event: Mapping[str, Any]) -> dict[str, Any]:
     return {"PhysicalResourceId": old_id}
 
 
-def on_event(event: Mapping[str, Any], client: S3Client) -> dict[str, Any]:
-    """Handle one Create, Update or Delete request with `client`."""
+def on_event(
+    event: Mapping[str, Any],
+    client: S3Client,
+    *,
+    region: str | None = None,
+    sleep: Callable[[float], None] | None = None,
+) -> dict[str, Any]:
+    """Handle one Create, Update or Delete request with `client`, deployed to `region` (None: no check).
+
+    `sleep` is the pause between attempts at a write that met another in progress (time.sleep).
+    """
     request_type = event.get("RequestType")
     logger.info(
         "lifecycle custom resource request",
@@ -149,13 +167,15 @@ def on_event(event: Mapping[str, Any], client: S3Client) -> dict[str, Any]:
     )
     if request_type in ("Create", "Update"):
         settings = parse_properties(event.get("ResourceProperties") or {})
-        return _apply(client, settings)
+        check_bucket_region(client, settings.bucket, region)
+        return _apply(client, settings, sleep)
     if request_type == "Delete":
-        return _delete(client, event)
+        return _delete(client, event, sleep)
     raise ValueError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
 
 
 @logger.inject_lambda_context
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Lambda entry point for the Provider framework's on_event."""
-    return on_event(event, s3())
+    # Lambda sets AWS_REGION to the Region the function (and so the stack) runs in.
+    return on_event(event, s3(), region=os.environ.get("AWS_REGION"))
