@@ -4,18 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Acknowledgment, CfnOutput, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, CfnOutput, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
 from constructs import Construct, IConstruct
 
+from glacierable.lifecycle import ARCHIVE_RULE_ID
 from infra.archive_rule import ExistingBucketArchiveRule, native_lifecycle_rules
-from infra.monitoring import Monitoring
+from infra.monitoring import AlarmTopic, Monitoring
 from infra.notifications import BucketNotifications
 from infra.powertools import lambda_code, powertools_layer
 from infra.reconciler import Reconciler
 from infra.restore import RestoreFanOut
 from infra.settings import Settings
 from infra.tagger import Tagger
+
+MAXIMUM = cloudwatch.Stats.MAXIMUM
+"""For a 0/1 metric published once a sweep: any 1 in the period is the alarm."""
+RESTORE_QUEUE_MAX_AGE = Duration.hours(1)
+"""The restore queue's oldest-message alarm. Workers drain a 100,000-volume restore (500 batches) in minutes;
+a batch still queued an hour on has outlived a whole visibility timeout plus a worker's timeout (30 + 5
+minutes, infra/restore.py) without being deleted, so workers are failing it or not running, well before
+its fifth receive (2.5 hours) sends it to the dead-letter queue. Retried keys go back as new messages
+delayed at most 15 minutes, so a retry alone never reaches an hour."""
 
 
 class GlacierableStack(Stack):
@@ -77,6 +89,8 @@ class GlacierableStack(Stack):
             archive_unknown=settings.archive_unknown,
             reconcile_days=settings.reconcile_days,
             schedule=settings.reconcile_schedule,
+            storage_class=settings.storage_class,
+            days=settings.days,
             code=code,
             layer=layer,
         )
@@ -89,9 +103,11 @@ class GlacierableStack(Stack):
         functions["Notifications"] = self.notifications.handler
         functions["Restore"] = self.restore.function
         functions["RestoreWorker"] = self.restore.worker
+        self.alarm_topic = self._alarm_topic(settings)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
+            alarm_topic=self.alarm_topic,
             dead_letter_queues={
                 "DeadLetterQueue": (
                     self.tagger.dead_letter_queue,
@@ -103,6 +119,11 @@ class GlacierableStack(Stack):
                     "Restore batches the workers failed on after every attempt: those objects were not "
                     "requested; see the worker's log, then rerun the restore (nothing is requested twice)",
                 ),
+                "ReconcileDeadLetterQueue": (
+                    self.reconciler.dead_letter_queue,
+                    "Scheduled sweeps EventBridge could not start after its retries (throttled, or the "
+                    "function missing): recent objects may be untagged; invoke the reconcile function",
+                ),
             },
             functions=functions,
             metric_alarms={
@@ -113,6 +134,26 @@ class GlacierableStack(Stack):
                     "remove a tag, then run glacierable backfill",
                 ),
                 **self.tagger.delivery_failure_metrics,
+                # The sweep checks it each run; a daily metric, so one datapoint is the whole story.
+                "ArchiveRuleMissing": (
+                    self.reconciler.function.metric_count("ArchiveRuleMissing").with_(statistic=MAXIMUM),
+                    f"The lifecycle rule {ARCHIVE_RULE_ID!r} is gone, disabled or changed in "
+                    f"s3://{settings.bucket} (another tool rewrote the lifecycle configuration): tagged "
+                    "volumes are not archived; see the reconcile log, then redeploy the stack",
+                ),
+                "ArchiveRuleUnchecked": (
+                    self.reconciler.function.metric_count("ArchiveRuleUnchecked").with_(statistic=MAXIMUM),
+                    f"The sweep could not read s3://{settings.bucket}'s lifecycle configuration to check "
+                    f"the rule {ARCHIVE_RULE_ID!r} (access denied?): see the reconcile log",
+                ),
+            },
+            queue_ages={
+                "RestoreQueue": (
+                    self.restore.queue,
+                    RESTORE_QUEUE_MAX_AGE,
+                    "A restore batch has waited over an hour: the workers are failing or not running "
+                    "(throttled, disabled); see the worker's log. Its objects are not requested yet",
+                ),
             },
         )
 
@@ -125,6 +166,14 @@ class GlacierableStack(Stack):
         CfnOutput(self, "RestoreWorkerFunctionName", value=self.restore.worker.function_name)
         CfnOutput(self, "RestoreQueueUrl", value=self.restore.queue.queue_url)
         CfnOutput(self, "RestoreDeadLetterQueueUrl", value=self.restore.dead_letter_queue.queue_url)
+        CfnOutput(
+            self,
+            "AlarmTopicArn",
+            value=self.alarm_topic.topic_arn
+            if self.alarm_topic
+            else "none: redeploy with -c alarm_email=ADDRESS or -c alarm_topic_arn=ARN to be notified",
+            description="Where every alarm of this stack notifies (ALARM state only)",
+        )
         self._acknowledge_findings()
 
     def _configuration_writers(self) -> list[IConstruct]:
@@ -133,6 +182,14 @@ class GlacierableStack(Stack):
             return [self.archive_rule.resource]
         policy = self.bucket.policy if isinstance(self.bucket, s3.Bucket) else None
         return [policy] if policy else []
+
+    def _alarm_topic(self, settings: Settings) -> sns.ITopic | None:
+        """The stack's own topic with an email subscription, the operator's topic, or none."""
+        if settings.alarm_email:
+            return AlarmTopic(self, "Alarms", email=settings.alarm_email).topic
+        if settings.alarm_topic_arn:
+            return sns.Topic.from_topic_arn(self, "AlarmTopic", settings.alarm_topic_arn)
+        return None
 
     def _new_bucket(self, settings: Settings) -> s3.Bucket:
         bucket = s3.Bucket(

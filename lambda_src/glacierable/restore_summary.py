@@ -1,7 +1,9 @@
 """What one restore request amounts to, typed: what the restore Lambda returns and the CLI and demo read.
 
-`to_json` is the Lambda's answer (and the CLI's `restore` record); `from_json` reads such an answer back
-and refuses one that lacks a field or has the wrong type, so a caller never reads a dict by key.
+The Lambda answers with a RestoreSummary, or with a RestoreRefusal when the request itself was refused
+(bad input, or nothing to restore at that time). `to_json` is that answer (and the CLI's `restore`
+record); `read_answer` reads either back and refuses one that lacks a field or has the wrong type, so a
+caller never reads a dict by key.
 """
 
 from __future__ import annotations
@@ -17,8 +19,64 @@ from glacierable.pricing import RestoreCost, Tier, cost_from_json, parse_tier
 GROUPS = ("needed", "to_restore", "readable", "in_progress")
 
 
+REFUSED = "refused"
+"""The `kind` of a RestoreRefusal: the request was refused before anything was planned or queued."""
+
+
 class SummaryError(ValueError):
     """A restore summary (the Lambda's answer) that lacks a field or has one of the wrong type."""
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreRefusal:
+    """A restore request refused for its input (nothing was queued): the Lambda's answer, not its error.
+
+    Answered rather than raised, so that an operator's typo is not a function error: the function's errors
+    alarm stays for failures someone must look into. JSON: `{"error": {"kind": "refused", "type":
+    "RequestError", "message": "...", "restore_id": "..."}}`.
+    """
+
+    error_type: str
+    """The refusing error's class name: RequestError (the request is invalid) or a PlanError (nothing to
+    plan, e.g. NoChainsError), as a raised error's errorType would name it."""
+    message: str
+    restore_id: str
+
+    @property
+    def text(self) -> str:
+        """One line: the error's name and message, as a raised error would read."""
+        return f"{self.error_type}: {self.message}"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "error": {
+                "kind": REFUSED,
+                "type": self.error_type,
+                "message": self.message,
+                "restore_id": self.restore_id,
+            }
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> RestoreRefusal:
+        """Read a refusal back; SummaryError names what is wrong."""
+        error = data.get("error") if isinstance(data, Mapping) else None
+        if not isinstance(error, Mapping):
+            raise SummaryError(f"a restore refusal is {{'error': {{...}}}}, not {data!r:.60}")
+        if error.get("kind") != REFUSED:
+            raise SummaryError(f"error kind must be {REFUSED!r}, not {error.get('kind')!r:.60}")
+        return cls(
+            error_type=_get(error, "type", str),
+            message=_get(error, "message", str),
+            restore_id=_get(error, "restore_id", str),
+        )
+
+
+def read_answer(data: object) -> RestoreSummary | RestoreRefusal:
+    """The restore Lambda's answer: a summary, or a refusal (an object with an `error` field)."""
+    if isinstance(data, Mapping) and "error" in data:
+        return RestoreRefusal.from_json(data)
+    return RestoreSummary.from_json(data)
 
 
 @dataclass(frozen=True, slots=True)

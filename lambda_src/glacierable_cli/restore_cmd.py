@@ -27,7 +27,7 @@ from glacierable.prefixes import duplicity_url
 from glacierable.pricing import cost_assumptions
 from glacierable.restore import RestoreReport
 from glacierable.restore_request import RequestError, RestoreRequest
-from glacierable.restore_summary import RestoreSummary, SummaryError
+from glacierable.restore_summary import RestoreRefusal, RestoreSummary, SummaryError, read_answer
 from glacierable_cli import selection
 from glacierable_cli.errors import CommandError, ExitCode, UsageError
 from glacierable_cli.output import print_json
@@ -269,15 +269,19 @@ def invoke_function(function: str, payload: dict[str, object]) -> RestoreSummary
         result = json.loads(body) if body else None
     except ValueError:
         raise CommandError(f"{function} returned something that is not JSON: {body[:200]!r}") from None
-    if response.get("FunctionError"):
+    if response.get("FunctionError"):  # a failure; or a refusal from a function deployed before refusals
         message = result.get("errorMessage") if isinstance(result, dict) else None
         kind = result.get("errorType") if isinstance(result, dict) else None
         detail = f"{kind}: {message}" if kind and message else (message or body.decode(errors="replace"))
         raise CommandError(f"{function} refused or failed the restore: {detail}")
     try:
-        return RestoreSummary.from_json(result)
+        summary = read_answer(result)
     except SummaryError as error:
         raise CommandError(f"{function} returned {body[:200]!r}: {error}") from None
+    if isinstance(summary, RestoreRefusal):
+        # Exit 1 as a refusal raised by the function always did: the request reached it and was refused.
+        raise CommandError(f"{function} refused the restore: {summary.text}")
+    return summary
 
 
 def lambda_client() -> LambdaClient:

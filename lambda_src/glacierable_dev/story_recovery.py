@@ -14,7 +14,7 @@ from glacierable.names import format_time
 from glacierable.object_status import StatusReport, load_plan
 from glacierable.restore_flow import Poll, RestorePoint, wait_until_readable
 from glacierable.restore_request import RestoreRequest
-from glacierable.restore_summary import RestoreSummary
+from glacierable.restore_summary import RestoreRefusal, read_answer
 from glacierable_dev.duplicity_runner import DuplicityError
 from glacierable_dev.lambdas import delete, receive_all
 from glacierable_dev.report import (
@@ -64,7 +64,9 @@ class RecoverySteps(StoryBase):
         invocation = self.lambdas.restore(request)
         if invocation.error is not None:
             raise StoryFailed(f"the restore Lambda failed: {invocation.error}")
-        result = RestoreSummary.from_json(invocation.result)
+        result = read_answer(invocation.result)
+        if isinstance(result, RestoreRefusal):
+            raise StoryFailed(f"the restore Lambda refused the request: {result.text}")
         self.p.block(
             f"-> restore_id {result.restore_id}: {result.count('needed')} objects needed, "
             f"{result.count('readable')} readable, {result.count('in_progress')} in progress, "

@@ -19,6 +19,7 @@ from tests.cdk.test_stack import (
     resources,
     role_statements,
     s3_grants,
+    tagger_dead_letter_queue,
 )
 
 pytestmark = pytest.mark.cdk
@@ -237,9 +238,7 @@ def test_alarm_on_restore_function_errors(existing: Synthesized, handler: str) -
 
 
 def test_tagger_dead_letter_alarm_is_still_there(existing: Synthesized) -> None:
-    (tagger_queue,) = set(resources(existing.template, "AWS::SQS::Queue")) - set(
-        restore_queues(existing.template)
-    )
+    tagger_queue = tagger_dead_letter_queue(existing.template)
     dimensions = [
         a["Properties"].get("Dimensions")
         for a in resources(existing.template, "AWS::CloudWatch::Alarm").values()

@@ -460,7 +460,7 @@ def test_tagger_may_only_tag_objects_under_prefix(
 
 def test_reconcile_may_list_only_under_prefix_and_tag_objects_there(existing: Synthesized) -> None:
     assert sorted(s3_grants(existing.template, RECONCILE_HANDLER), key=lambda g: sorted(g[0])) == [
-        ({"s3:GetBucketVersioning"}, ["arn:aws:s3:::existing-backups"], None),
+        ({"s3:GetBucketVersioning", "s3:GetLifecycleConfiguration"}, ["arn:aws:s3:::existing-backups"], None),
         (TAGGING_ACTIONS, ["arn:aws:s3:::existing-backups/backups/*"], None),
         (
             RECONCILE_LIST_ACTIONS,
@@ -472,8 +472,8 @@ def test_reconcile_may_list_only_under_prefix_and_tag_objects_there(existing: Sy
 
 def test_reconcile_without_prefix_may_list_whole_bucket(synthesized: dict[str, Synthesized]) -> None:
     grants = s3_grants(synthesized["existing_root"].template, RECONCILE_HANDLER)
-    # Without a condition, CDK merges the listing grant with GetBucketVersioning on the same bucket.
-    bucket_actions = RECONCILE_LIST_ACTIONS | {"s3:GetBucketVersioning"}
+    # Without a condition, CDK merges the listing grant with the bucket-level reads on the same bucket.
+    bucket_actions = RECONCILE_LIST_ACTIONS | {"s3:GetBucketVersioning", "s3:GetLifecycleConfiguration"}
     assert (bucket_actions, ["arn:aws:s3:::root.backups"], None) in grants
 
 

@@ -15,9 +15,10 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from glacierable.names import format_time
-from glacierable.plan import PlanError
+from glacierable.plan import NoChainsError
 from glacierable.pricing import Tier
 from glacierable.restore_request import FIELDS, RequestError, RestoreRequest
+from glacierable.restore_summary import RestoreRefusal
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.fuzz import Call, OfflineService, error_xml, json_values
 
@@ -183,14 +184,14 @@ def test_restore_handler_refuses_invalid_requests_without_any_call(
     restore_handler.logger.registered_handler.stream = io.StringIO()
     expected = validate(data, STACK_PREFIX)
     event("refused" if isinstance(expected, RequestError) else "accepted")
+    answer = restore_handler.handler(data, FakeLambdaContext("glacierable-restore"))
     if isinstance(expected, RequestError):
-        with pytest.raises(RequestError):
-            restore_handler.handler(data, FakeLambdaContext("glacierable-restore"))
+        assert RestoreRefusal.from_json(answer).text == f"RequestError: {expected}"
         assert [(s.calls, s.sent) for s in offline.values()] == [([], []), ([], [])]
         return
     # A valid request lists its own folder, once; the bucket is empty, so planning refuses.
-    with pytest.raises(PlanError):
-        restore_handler.handler(data, FakeLambdaContext("glacierable-restore"))
+    # The empty bucket has no chains: a PlanError, answered under its own class name.
+    assert RestoreRefusal.from_json(answer).error_type == NoChainsError.__name__
     listing: dict[str, Any] = {
         "Bucket": BUCKET,
         "Prefix": expected.folder,

@@ -5,16 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 from botocore.exceptions import ClientError
 
 from glacierable.handlers import reconcile
+from glacierable.lifecycle import ARCHIVE_RULE_ID
+from glacierable.lifecycle_store import apply_rules
 from glacierable_dev.lambdas import FakeLambdaContext
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import LifecycleRuleTypeDef
 
 FULL = "20240101T000000Z"
 VOLUME = f"host1/duplicity-full.{FULL}.vol1.difftar.gpg"
@@ -225,3 +228,138 @@ def test_bad_archive_unknown_is_a_clear_error(env: pytest.MonkeyPatch) -> None:
 
     with pytest.raises(reconcile.ConfigError, match="ARCHIVE_UNKNOWN"):
         invoke()
+
+
+# --- the archive rule check -----------------------------------------------------------------------
+
+OWNERS_RULE: dict[str, Any] = {
+    "ID": "owner-expire-logs",
+    "Filter": {"Prefix": "logs/"},
+    "Status": "Enabled",
+    "Expiration": {"Days": 30},
+}
+
+
+@pytest.fixture
+def rule_env(env: pytest.MonkeyPatch, s3: S3Client, bucket: str) -> pytest.MonkeyPatch:
+    """The environment the stack gives the function, and our rules applied as the custom resource does."""
+    env.setenv("ARCHIVE_RULE_ID", ARCHIVE_RULE_ID)
+    env.setenv("ARCHIVE_STORAGE_CLASS", "DEEP_ARCHIVE")
+    env.setenv("ARCHIVE_DAYS", "2")
+    another_writer_puts(s3, bucket, [OWNERS_RULE])
+    apply_rules(s3, bucket, prefix="host1/", storage_class="DEEP_ARCHIVE", days=2)
+    return env
+
+
+def another_writer_puts(s3: S3Client, bucket: str, rules: list[dict[str, Any]]) -> None:
+    """What a console edit or another tool does: replace the whole configuration."""
+    typed = cast("list[LifecycleRuleTypeDef]", rules)
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": typed})
+
+
+def our_archive_rule(s3: S3Client, bucket: str) -> dict[str, Any]:
+    (rule,) = [
+        r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"] if r["ID"] == ARCHIVE_RULE_ID
+    ]
+    return dict(rule)
+
+
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_rule_in_place_publishes_zero(capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke()
+
+    blob = metrics_blob(capsys)
+    assert (blob["ArchiveRuleMissing"], blob["ArchiveRuleUnchecked"]) == ([0.0], [0.0])
+    assert result["archive_rule"]["state"] == "present"
+
+
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_rule_removed_by_another_writer_publishes_one_and_the_sweep_still_tags(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    another_writer_puts(s3, bucket, [OWNERS_RULE])
+
+    result = invoke()
+
+    assert metrics_blob(capsys)["ArchiveRuleMissing"] == [1.0]
+    assert result["archive_rule"]["state"] == "absent"
+    assert f"no rule '{ARCHIVE_RULE_ID}'" in result["archive_rule"]["detail"]
+    errors = [(r.getMessage(), getattr(r, "state", None)) for r in caplog.records if r.levelname == "ERROR"]
+    assert errors == [("archive rule missing", "absent")]
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+    assert result["actions"]["tagged"] == 3
+
+
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_rule_disabled_publishes_one(s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]) -> None:
+    rule = {**our_archive_rule(s3, bucket), "Status": "Disabled"}
+    another_writer_puts(s3, bucket, [OWNERS_RULE, rule])
+
+    result = invoke()
+
+    assert metrics_blob(capsys)["ArchiveRuleMissing"] == [1.0]
+    assert result["archive_rule"]["state"] == "disabled"
+
+
+@pytest.mark.parametrize(
+    ("change", "named"),
+    [
+        ({"Transitions": [{"Days": 2, "StorageClass": "GLACIER"}]}, "transitions"),
+        ({"Filter": {"Prefix": "host1/"}}, "tags"),
+        ({"Expiration": {"Days": 90}}, "expiration"),
+    ],
+)
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_rule_changed_by_another_writer_publishes_one_naming_the_change(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str], change: dict[str, Any], named: str
+) -> None:
+    another_writer_puts(s3, bucket, [{**our_archive_rule(s3, bucket), **change}])
+
+    result = invoke()
+
+    assert metrics_blob(capsys)["ArchiveRuleMissing"] == [1.0]
+    assert result["archive_rule"]["state"] == "different"
+    assert f"changed: {named} " in result["archive_rule"]["detail"]
+
+
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_no_lifecycle_configuration_at_all_is_reported_as_such(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3.delete_bucket_lifecycle(Bucket=bucket)
+
+    result = invoke()
+
+    assert metrics_blob(capsys)["ArchiveRuleMissing"] == [1.0]
+    assert result["archive_rule"]["state"] == "no_configuration"
+    assert "has no lifecycle configuration" in result["archive_rule"]["detail"]
+
+
+@pytest.mark.usefixtures("rule_env", "objects")
+def test_access_denied_is_reported_as_unchecked_and_the_sweep_still_tags(
+    s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def deny(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDenied", "Message": "not authorized"}},
+            "GetBucketLifecycleConfiguration",
+        )
+
+    reconcile.s3().meta.events.register("before-call.s3.GetBucketLifecycleConfiguration", deny)
+
+    result = invoke()
+
+    blob = metrics_blob(capsys)
+    assert blob["ArchiveRuleUnchecked"] == [1.0]
+    assert "ArchiveRuleMissing" not in blob  # unknown is neither present nor missing
+    assert result["archive_rule"]["state"] == "unreadable"
+    assert "AccessDenied" in result["archive_rule"]["detail"]
+    assert glacierable_tag(s3, bucket, VOLUME) == "true"
+
+
+@pytest.mark.usefixtures("env", "objects")
+def test_without_a_rule_id_nothing_is_checked(capsys: pytest.CaptureFixture[str]) -> None:
+    result = invoke()
+
+    assert "archive_rule" not in result
+    assert "ArchiveRuleMissing" not in metrics_blob(capsys)

@@ -17,6 +17,7 @@ import pytest
 
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
+from glacierable.restore_summary import RestoreRefusal
 from glacierable_cli import restore_cmd
 from glacierable_cli.errors import ExitCode
 from glacierable_cli.render import eta_text
@@ -277,6 +278,33 @@ def test_function_error_exits_1_with_its_message(cli: Cli, monkeypatch: pytest.M
     result = cli("restore", "--function", "fn", "--prefix", "x")
     assert result.code == 1
     assert "RequestError: prefix 'x/' is outside this stack's prefix" in result.err
+
+
+def test_a_refusal_answer_exits_1_with_its_message(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    message = "prefix 'x/' is outside this stack's prefix"
+    refusal = RestoreRefusal("RequestError", message, "20231114T221320Z-1a2b3c4d")
+    use_lambda(monkeypatch, FakeLambda(lambda payload: (refusal.to_json(), None)))
+    result = cli("restore", "--function", "fn", "--prefix", "x")
+    assert result.code == 1
+    assert f"fn refused the restore: RequestError: {message}" in result.err
+
+
+def test_the_deployed_handler_refuses_through_the_cli_with_exit_1(
+    cli: Cli, s3: S3Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real handler's answer, read by the CLI: the same exit code and words as a raised refusal gave.
+    monkeypatch.setenv("BUCKET", cli.bucket)
+    monkeypatch.setenv("PREFIX", "backups/")
+    monkeypatch.setenv("RESTORE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/unused")
+    monkeypatch.setattr(restore_handler.metrics, "namespace", "Glacierable")
+    use_lambda(
+        monkeypatch, FakeLambda(lambda payload: (restore_handler.handler(payload, FakeLambdaContext()), None))
+    )
+    with restore_handler.s3.use(s3):
+        result = cli("restore", "--function", "fn", "--prefix", "elsewhere/host1")
+    assert result.code == 1
+    assert "fn refused the restore: RequestError: " in result.err
+    assert "outside" in result.err
 
 
 def test_function_mode_refuses_bad_options_without_invoking(

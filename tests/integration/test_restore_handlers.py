@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -17,9 +18,8 @@ import pytest
 from glacierable.batches import Batch
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
-from glacierable.plan import PlanError
 from glacierable.pricing import Tier
-from glacierable.restore_request import RequestError
+from glacierable.restore_summary import RestoreRefusal, read_answer
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,
@@ -164,24 +164,48 @@ def test_bad_requests_are_refused_with_nothing_queued_or_requested(
     restore: Any, queue: Queue, s3: S3Client, backup: Backup, event: Any, fragment: str
 ) -> None:
     calls = count_restores(s3)
-    with pytest.raises(RequestError, match=fragment):
-        restore(event)
+    refusal = RestoreRefusal.from_json(restore(event))
+    assert refusal.error_type == "RequestError" and fragment in refusal.message
     assert queue.drain() == []
     assert calls == Counter()
+
+
+def test_a_refusal_is_an_answer_not_an_error(restore: Any, backup: Backup) -> None:
+    answer = restore({"prefix": "elsewhere/host1"})
+    json.dumps(answer)  # the Lambda's return value must serialize
+    assert list(answer) == ["error"]
+    assert answer["error"]["kind"] == "refused"
+    assert answer["error"]["type"] == "RequestError"
+    assert "outside" in answer["error"]["message"]
+    assert re.fullmatch(r"\d{8}T\d{6}Z-[0-9a-f]{8}", answer["error"]["restore_id"])
+    assert isinstance(read_answer(answer), RestoreRefusal)
+
+
+def test_a_refusal_is_counted_as_restore_refused(
+    restore: Any, backup: Backup, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    restore({"prefix": "backups/host1", "days": 0})
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    (blob,) = [line for line in lines if "_aws" in line]
+    assert blob["RestoreRefused"] == [1.0]
+    assert "RestorePlanned" not in blob
 
 
 def test_expedited_for_deep_archive_is_refused_after_planning(
     restore: Any, queue: Queue, s3: S3Client, bucket: str
 ) -> None:
     upload_two_chains(s3, bucket, "backups/deep/", storage_class="DEEP_ARCHIVE")
-    with pytest.raises(RequestError, match="DEEP_ARCHIVE"):
-        restore({"prefix": "backups/deep", "tier": "Expedited"})
+    refusal = RestoreRefusal.from_json(restore({"prefix": "backups/deep", "tier": "Expedited"}))
+    assert refusal.error_type == "RequestError" and "DEEP_ARCHIVE" in refusal.message
     assert queue.drain() == []
 
 
-def test_folder_without_a_backup_is_a_plan_error(restore: Any, queue: Queue, backup: Backup) -> None:
-    with pytest.raises(PlanError, match="no backup chains"):
-        restore({"prefix": "backups/nothing-here"})
+def test_folder_without_a_backup_is_refused_as_a_plan_error(
+    restore: Any, queue: Queue, backup: Backup
+) -> None:
+    refusal = RestoreRefusal.from_json(restore({"prefix": "backups/nothing-here"}))
+    assert refusal.error_type == "NoChainsError" and "no backup chains" in refusal.message
     assert queue.drain() == []
 
 

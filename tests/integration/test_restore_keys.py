@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
-import pytest
-
-from glacierable.plan import PlanError
-from glacierable.restore_request import RequestError
+from glacierable.restore_summary import RestoreRefusal, read_answer
 from tests.integration.test_restore import Backup
 from tests.integration.test_restore_handlers import Queue, backup, queue, restore
 
@@ -38,19 +36,31 @@ def test_keys_already_restored_are_not_queued_again(
 def test_keys_outside_the_stack_prefix_are_refused_before_anything_is_queued(
     restore: Any, queue: Queue, backup: Backup
 ) -> None:
-    with pytest.raises(RequestError, match=r"outside this stack's prefix 'backups/': 'other/duplicity-full"):
+    refusal = refused(
         restore({"keys": [backup.new_chain[0], "other/duplicity-full.20231114T221320Z.vol1.difftar.gpg"]})
+    )
+    assert refusal.error_type == "RequestError"
+    assert re.search(r"outside this stack's prefix 'backups/': 'other/duplicity-full", refusal.message)
     assert queue.batches() == []
 
 
 def test_keys_that_are_not_duplicity_files_are_refused(restore: Any, queue: Queue, backup: Backup) -> None:
-    with pytest.raises(RequestError, match=r"not duplicity files: 'backups/host1/secrets.txt'"):
-        restore({"keys": [backup.new_chain[0], "backups/host1/secrets.txt"]})
+    refusal = refused(restore({"keys": [backup.new_chain[0], "backups/host1/secrets.txt"]}))
+    assert refusal.error_type == "RequestError"
+    assert "not duplicity files: 'backups/host1/secrets.txt'" in refusal.message
     assert queue.batches() == []
 
 
 def test_keys_missing_from_the_bucket_are_refused_by_name(restore: Any, queue: Queue, backup: Backup) -> None:
     missing = "backups/host1/duplicity-full.20231114T221320Z.vol9.difftar.gpg"
-    with pytest.raises(PlanError, match=f"1 of the 2 keys to restore are not in s3://.*: {missing}"):
-        restore({"keys": [backup.new_chain[0], missing]})
+    refusal = refused(restore({"keys": [backup.new_chain[0], missing]}))
+    assert refusal.error_type == "PlanError"
+    assert re.search(f"1 of the 2 keys to restore are not in s3://.*: {missing}", refusal.message)
     assert queue.batches() == []
+
+
+def refused(answer: object) -> RestoreRefusal:
+    """The handler's answer, which must be a refusal (answered, not raised: no function error)."""
+    refusal = read_answer(answer)
+    assert isinstance(refusal, RestoreRefusal), answer
+    return refusal

@@ -1,10 +1,12 @@
-"""The Lambdas read their PREFIX as every command reads --prefix: duplicity's reading of its URL path."""
+"""The Lambdas' settings: PREFIX read as every command reads --prefix (duplicity's reading of its URL path),
+and the reconciler's expected archive rule."""
 
 from __future__ import annotations
 
 import pytest
 
 from glacierable.handlers import reconcile, restore
+from glacierable.lifecycle import ARCHIVE_RULE_ID, our_rules
 
 BASE = {"BUCKET": "my-backups", "RESTORE_QUEUE_URL": "https://sqs.example/q"}
 
@@ -29,3 +31,30 @@ def test_a_prefix_longer_than_any_key_is_a_config_error(
 ) -> None:
     with pytest.raises(ValueError, match="PREFIX must be at most 1024 bytes"):
         settings.from_env({**BASE, "PREFIX": "a" * 1025})
+
+
+RULE_ENV = {"ARCHIVE_RULE_ID": ARCHIVE_RULE_ID, "ARCHIVE_STORAGE_CLASS": "GLACIER_IR", "ARCHIVE_DAYS": "30"}
+
+
+def test_reconcile_expects_the_rule_the_stack_deployed() -> None:
+    settings = reconcile.Settings.from_env({**BASE, "PREFIX": "backups", **RULE_ENV})
+    (deployed, _) = our_rules(prefix="backups", storage_class="GLACIER_IR", days=30)
+    assert settings.archive_rule == deployed
+
+
+def test_reconcile_checks_no_rule_without_a_rule_id() -> None:
+    assert reconcile.Settings.from_env(BASE).archive_rule is None
+
+
+@pytest.mark.parametrize(
+    ("changed", "named"),
+    [
+        ({"ARCHIVE_DAYS": ""}, "ARCHIVE_DAYS"),
+        ({"ARCHIVE_DAYS": "0"}, "ARCHIVE_DAYS"),
+        ({"ARCHIVE_DAYS": "two"}, "ARCHIVE_DAYS"),
+        ({"ARCHIVE_STORAGE_CLASS": "STANDARD"}, "ARCHIVE_STORAGE_CLASS"),
+    ],
+)
+def test_a_rule_id_without_valid_rule_settings_is_a_config_error(changed: dict[str, str], named: str) -> None:
+    with pytest.raises(reconcile.ConfigError, match=f"{named}.*ARCHIVE_RULE_ID is set"):
+        reconcile.Settings.from_env({**BASE, **RULE_ENV, **changed})

@@ -15,7 +15,7 @@ from glacierable.names import DuplicityPrefixes
 from glacierable.plan import RestorePlan, plan_restore
 from glacierable.pricing import Tier
 from glacierable.restore_request import FIELDS, RequestError, RestoreRequest
-from glacierable.restore_summary import RestoreSummary, SummaryError
+from glacierable.restore_summary import RestoreRefusal, RestoreSummary, SummaryError, read_answer
 
 NOW = 1_700_000_000
 T = "20231114T221320Z"
@@ -187,6 +187,28 @@ def test_a_summary_reads_back_from_its_json_and_refuses_a_broken_one() -> None:
     for broken in ({**document, "needed_count": "1"}, {**document, "dry_run": 0}, {"bucket": "b"}, [1]):
         with pytest.raises(SummaryError):
             RestoreSummary.from_json(broken)
+
+
+def test_an_answer_is_read_back_as_a_summary_or_a_refusal() -> None:
+    summary = request({}).summary(plan_of("GLACIER"), bucket="b", restore_time=NOW, restore_id="r1")
+    refusal = RestoreRefusal("RequestError", "days must be from 1 to 365, got 0", "r2")
+    assert read_answer(json.loads(json.dumps(summary.to_json()))) == summary
+    assert read_answer(json.loads(json.dumps(refusal.to_json()))) == refusal
+    assert refusal.text == "RequestError: days must be from 1 to 365, got 0"
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"error": "RequestError"},
+        {"error": {"kind": "failed", "type": "X", "message": "m", "restore_id": "r"}},
+        {"error": {"kind": "refused", "type": "X", "restore_id": "r"}},
+        {"error": {"kind": "refused", "type": 1, "message": "m", "restore_id": "r"}},
+    ],
+)
+def test_a_broken_refusal_is_refused_saying_what_is_wrong(broken: dict[str, object]) -> None:
+    with pytest.raises(SummaryError):
+        read_answer(broken)
 
 
 JSON = st.recursive(

@@ -1,4 +1,10 @@
-"""Scheduled sweep: tag objects modified in the last few days, so a lost S3 event never strands a volume."""
+"""Scheduled sweep: tag objects modified in the last few days, so a lost S3 event never strands a volume.
+
+Environment: BUCKET, PREFIX, RECONCILE_DAYS, ARCHIVE_UNKNOWN; and ARCHIVE_RULE_ID with ARCHIVE_STORAGE_CLASS
+and ARCHIVE_DAYS, the archive rule the stack deployed: each run first checks that the bucket's lifecycle
+configuration still holds it, enabled and unchanged, and publishes `ArchiveRuleMissing` (1 or 0), or
+`ArchiveRuleUnchecked` = 1 when the configuration cannot be read. The check never stops the sweep.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +23,8 @@ from glacierable.clients import s3_client
 from glacierable.env import ConfigError as ConfigError  # the handler raises it: part of its interface
 from glacierable.env import env_bool
 from glacierable.handlers.lazy import LazyClient
+from glacierable.lifecycle import LifecycleError, Rule, our_rules, validate_days, validate_storage_class
+from glacierable.lifecycle_check import RuleCheck, RuleState, check_archive_rule
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.tagging import Action
 from glacierable.text import first_and_more
@@ -43,6 +51,8 @@ class Settings:
     prefix: str = ""
     days: int = DEFAULT_DAYS
     archive_unknown: bool = False
+    archive_rule: Rule | None = None
+    """The rule to find in the bucket's lifecycle configuration; None: no check (ARCHIVE_RULE_ID unset)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -65,7 +75,24 @@ class Settings:
             prefix=prefix,
             days=days,
             archive_unknown=env_bool(env, "ARCHIVE_UNKNOWN"),
+            archive_rule=_archive_rule(env, prefix),
         )
+
+
+def _archive_rule(env: Mapping[str, str], prefix: str) -> Rule | None:
+    rule_id = env.get("ARCHIVE_RULE_ID", "").strip()
+    if not rule_id:
+        return None
+    raw_class, raw_days = env.get("ARCHIVE_STORAGE_CLASS", "").strip(), env.get("ARCHIVE_DAYS", "").strip()
+    try:
+        storage_class = validate_storage_class(raw_class, setting="ARCHIVE_STORAGE_CLASS")
+        if not raw_days.isdigit():
+            raise LifecycleError(f"ARCHIVE_DAYS must be a whole number of days, got {raw_days!r}")
+        days = validate_days(int(raw_days), setting="ARCHIVE_DAYS")
+    except LifecycleError as error:
+        raise ConfigError(f"{error} (ARCHIVE_RULE_ID is set: the rule's settings are required)") from None
+    (archive, _) = our_rules(prefix=prefix, storage_class=storage_class, days=days)
+    return {**archive, "ID": rule_id}
 
 
 def _now() -> datetime:
@@ -82,6 +109,8 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         "reconcile started",
         extra={"bucket": settings.bucket, "prefix": settings.prefix, "modified_since": since.isoformat()},
     )
+    # First, so that its metric is published even when the sweep's listing fails.
+    rule_check = _check_rule(settings) if settings.archive_rule is not None else None
     summary = backfill(
         s3(),
         settings.bucket,
@@ -103,7 +132,33 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
             f"{len(failed)} of {summary.processed} objects in s3://{settings.bucket}/{settings.prefix} "
             f"could not be tagged: {first_and_more([f.key for f in failed], MAX_KEYS_REPORTED)}"
         )
-    return _brief(summary)
+    result = _brief(summary)
+    if rule_check is not None:
+        result["archive_rule"] = rule_check.to_json()
+    return result
+
+
+def _check_rule(settings: Settings) -> RuleCheck:
+    """Check the archive rule, log and publish the answer; never raises (the sweep must still run)."""
+    assert settings.archive_rule is not None
+    try:
+        check = check_archive_rule(s3(), settings.bucket, settings.archive_rule)
+    except Exception as error:  # a bug in the check must not leave the bucket's objects untagged
+        logger.exception("archive rule check failed")
+        check = RuleCheck(RuleState.UNREADABLE, f"the archive rule check failed: {error!r}")
+    extra = {"bucket": settings.bucket, "rule_id": settings.archive_rule["ID"], **check.to_json()}
+    if check.state is RuleState.PRESENT:
+        logger.info("archive rule present", extra=extra)
+    elif check.missing:
+        logger.error("archive rule missing", extra=extra)
+    else:
+        logger.error("archive rule not checked", extra=extra)
+    if check.state is not RuleState.UNREADABLE:  # unknown is neither 0 nor 1: ArchiveRuleUnchecked says so
+        metrics.add_metric(name="ArchiveRuleMissing", unit=MetricUnit.Count, value=int(check.missing))
+    metrics.add_metric(
+        name="ArchiveRuleUnchecked", unit=MetricUnit.Count, value=int(check.state is RuleState.UNREADABLE)
+    )
+    return check
 
 
 def _brief(summary: BackfillSummary) -> dict[str, Any]:

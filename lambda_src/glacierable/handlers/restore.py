@@ -2,7 +2,10 @@
 
 Environment: BUCKET and PREFIX (the stack's; requests are limited to keys under PREFIX), RESTORE_QUEUE_URL
 (the workers' queue), optional CONCURRENCY (HEAD requests at once where the listing lacks restore states).
-A refused request raises before anything is queued, so `aws lambda invoke` reports it as a FunctionError.
+A refused request (invalid, or nothing to plan: RequestError, PlanError) queues nothing and is answered,
+not raised: the answer is a RestoreRefusal (`{"error": {"kind": "refused", ...}}`, see
+glacierable.restore_summary), so an operator's typo never trips the function's errors alarm. Real failures
+(batches not queued, AWS errors, a broken environment) still raise and are FunctionErrors.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from glacierable.plan import PlanError
 from glacierable.prefixes import PrefixError, key_prefix
 from glacierable.restore_flow import new_restore_id, prepare
 from glacierable.restore_request import RequestError, RestoreRequest
+from glacierable.restore_summary import RestoreRefusal
 from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
@@ -83,7 +87,8 @@ sqs = LazyClient(sqs_client)
 @metrics.log_metrics
 @logger.inject_lambda_context
 def handler(event: Any, context: LambdaContext) -> dict[str, object]:
-    """Plan the restore the event asks for and queue `to_restore` in batches; returns counts and an id."""
+    """Plan the restore the event asks for and queue `to_restore` in batches; returns counts and an id, or a
+    refusal for a request that cannot be planned as asked."""
     settings = Settings.from_env(os.environ)
     now = int(time.time())
     restore_id = new_restore_id(now)
@@ -95,9 +100,10 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
             s3(), settings.bucket, request, now=now, concurrency=settings.concurrency, restore_id=restore_id
         )
     except (RequestError, PlanError) as error:
-        logger.warning("restore refused", extra={"error": str(error)})
+        refusal = RestoreRefusal(type(error).__name__, str(error), restore_id)
+        logger.warning("restore refused", extra={"error": str(error), "error_type": refusal.error_type})
         metrics.add_metric(name="RestoreRefused", unit=MetricUnit.Count, value=1)
-        raise
+        return refusal.to_json()
     batches = prepared.batches()
     summary = replace(prepared.summary(), batches=len(batches), queued=0)
     metrics.add_metric(name="RestorePlanned", unit=MetricUnit.Count, value=len(prepared.keys))
