@@ -16,8 +16,6 @@ import platform
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from bench.meters import Ceiling, CpuMeter, RequestCounter, measure_ceiling
 from bench.report import evaluate, markdown
 from bench.restore_bench import fan_out, serial_restores
 from bench.serial_baseline import serial_tag
+from bench.servers import latency_proxy
 from bench.workload import create_objects, duplicity_keys, volume_keys
 from glacierable.backfill import backfill
 from glacierable.clients import s3_client
@@ -40,35 +39,6 @@ BUCKET = "bench-backups"
 TAGGER_EVENTS = 100
 PLAN_FOLDER = "plan/"
 PLAN_RESTORE_TIME = 4_102_444_000  # after the last backup in the planning folder
-
-
-@contextmanager
-def latency_proxy(upstream: str, latency_ms: float) -> Iterator[tuple[str, int]]:
-    """The proxy in its own process; yields its URL and process id."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "glacierable_dev.fault_proxy",
-            f"--upstream={upstream}",
-            f"--latency-ms={latency_ms}",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if not line.startswith("listening on "):
-            raise RuntimeError(f"latency proxy did not start (said {line!r})")
-        yield line.removeprefix("listening on ").strip(), process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 def machine() -> dict[str, Any]:
