@@ -97,31 +97,30 @@ def backfill_run(client: S3Client, bucket: str, prefix: str, *, concurrency: int
 def command_run(argv: list[str], *, objects: int, label: str, concurrency: int = 1) -> CommandRun:
     """A whole `glacierable ...` process, as a user runs it: wall time, its CPU and peak RSS."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "lambda_src"), str(ROOT)])}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as scratch:
+        measures = Path(scratch) / "measures.json"
         started = time.monotonic()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "glacierable_cli", *argv], cwd=ROOT, env=env, stdout=out, stderr=err
+        done = subprocess.run(
+            [sys.executable, "-m", "bench.measured_command", str(measures), "--", *argv],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            check=False,
         )
-        # wait4, not Popen.wait: it returns this child's own rusage (its CPU and peak RSS, no one else's).
-        _, status, usage = os.wait4(process.pid, 0)
         seconds = time.monotonic() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    if process.returncode != 0:
-        raise RuntimeError(
-            f"{label}: `glacierable {' '.join(argv)}` exited {process.returncode}: {stderr.decode()[-2000:]}"
-        )
+        measured = json.loads(measures.read_text()) if measures.exists() else {}
+    if done.returncode != 0:
+        said = done.stderr.decode()[-2000:]
+        raise RuntimeError(f"{label}: `glacierable {' '.join(argv)}` exited {done.returncode}: {said}")
     run = TaggingRun(
         label,
         objects,
         seconds,
-        client_cpu_seconds=usage.ru_utime + usage.ru_stime,
+        client_cpu_seconds=float(measured.get("cpu_seconds", 0.0)),
         concurrency=concurrency,
-        peak_rss_mb=usage.ru_maxrss / 1024,
+        peak_rss_mb=float(measured.get("peak_rss_mb", 0.0)),
     )
-    return CommandRun(run, json_lines(stdout))
+    return CommandRun(run, json_lines(done.stdout))
 
 
 @dataclass(frozen=True)
