@@ -16,16 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.meters import CpuMeter
+from bench.runs import CommandRun, Run, command_run
 from bench.seaweed import SeaweedServer
 from bench.servers import ROOT, latency_proxy
-from bench.tagging_bench import (
-    CommandRun,
-    TaggingRun,
-    backfill_run,
-    command_run,
-    serial_run,
-    tagger_handler_run,
-)
+from bench.tagging_bench import backfill_run, serial_run, tagger_handler_run
 from bench.workload import create_objects, duplicity_keys
 from glacierable.clients import s3_client
 
@@ -65,14 +59,14 @@ class TaggingResults:
 
     objects: int
     latency_ms: float
-    serial: TaggingRun
-    backfill: TaggingRun
-    client_limit: TaggingRun
+    serial: Run
+    backfill: Run
+    client_limit: Run
     proxy: ProxyCeiling
-    command: TaggingRun
-    tagger: TaggingRun
-    sweep: list[TaggingRun] = field(default_factory=list)
-    growth: list[TaggingRun] = field(default_factory=list)
+    command: Run
+    tagger: Run
+    sweep: list[Run] = field(default_factory=list)
+    growth: list[Run] = field(default_factory=list)
     cpu_cores_used: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
