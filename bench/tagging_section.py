@@ -101,6 +101,7 @@ class TaggingResults:
             "sweep": [run.to_json() for run in self.sweep],
             "growth": [run.to_json() for run in self.growth],
             "growth_marginal_kb_per_object": [round(kb, 2) for kb in self.marginal_kb_per_object],
+            "growth_largest_kb_per_object": round(self.marginal_kb_per_object[-1], 2),
             "speedup": round(self.speedup, 2),
             "command_speedup": round(self.command_speedup, 2),
             "share_of_client_limit": round(self.share_of_client_limit, 3),
