@@ -24,7 +24,7 @@ from bench import cold_import
 from bench.api_calls import planning_calls, tagger_calls
 from bench.report import COMMAND, evaluate, markdown
 from bench.restore_section import run_restores
-from bench.tagging_section import run_tagging
+from bench.tagging_section import GROWTH, SWEEP, run_tagging
 from bench.workload import create_objects, duplicity_keys
 from glacierable.clients import s3_client
 from glacierable_dev.emulator import FAKE_CREDENTIALS, MotoServer
@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         concurrency=args.concurrency,
         serial_budget=args.serial_budget,
+        sweep=args.sweep,
+        growth=args.growth,
         log=log,
     )
     restores = run_restores(
@@ -154,6 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         help="thread counts to try for the emulator's ceiling; the best counts (default: 16,64)",
     )
     parser.add_argument("--ceiling-seconds", type=float, default=4.0)
+    parser.add_argument(
+        "--sweep", type=_thread_counts, default=list(SWEEP), help="backfill concurrencies to sweep"
+    )
+    parser.add_argument(
+        "--growth", type=_thread_counts, default=list(GROWTH), help="object counts for backfill growth"
+    )
     parser.add_argument(
         "--serial-budget",
         type=float,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,7 +140,14 @@ def _hammer(endpoint: str, prefix: str, seconds: float) -> float:
 
 
 def run_tagging(
-    *, objects: int, latency_ms: float, concurrency: int, serial_budget: float, log: Callable[[str], None]
+    *,
+    objects: int,
+    latency_ms: float,
+    concurrency: int,
+    serial_budget: float,
+    sweep: Sequence[int] = SWEEP,
+    growth: Sequence[int] = GROWTH,
+    log: Callable[[str], None],
 ) -> TaggingResults:
     """Start SeaweedFS and two proxies (+latency and 0 ms), measure everything, stop them."""
     cpu: dict[str, dict[str, float]] = {}
@@ -159,15 +166,15 @@ def run_tagging(
             "limit/": objects,
             "command/": objects,
             "tagger/": 100,
-            **{f"sweep-{c}/": sweep_objects(c) for c in SWEEP},
-            **{f"growth-{n}/": n for n in GROWTH},
+            **{f"sweep-{c}/": sweep_objects(c) for c in sweep},
+            **{f"growth-{n}/": n for n in growth},
         }
         total = sum(prefixes.values())
         log(f"(s0) SeaweedFS at {weed.url}: creating {total:,} objects ...")
         for prefix, count in prefixes.items():
             create_objects(direct, BUCKET, duplicity_keys(count, prefix), threads=64)
 
-        slow = s3_client(endpoint_url=slow_url, max_pool_connections=max(*SWEEP, concurrency))
+        slow = s3_client(endpoint_url=slow_url, max_pool_connections=max(*sweep, concurrency))
         log(f"(s1) serial loop behind +{latency_ms:.0f} ms (at most {serial_budget:.0f} s) ...")
         with CpuMeter(pids) as meter:
             serial = serial_run(slow, BUCKET, "serial/", time_budget=serial_budget)
@@ -188,18 +195,18 @@ def run_tagging(
             straight = _hammer(weed.url, "limit/", 4.0)
         cpu["server_ceiling"] = meter.cores
         proxy = ProxyCeiling(through_proxy, straight, cpu["proxy_ceiling"]["proxy"], HAMMER_PROCESSES)
-        sweep = []
-        for c in SWEEP:
+        swept = []
+        for c in sweep:
             log(f"(s5) sweep: backfill, concurrency {c}, behind +{latency_ms:.0f} ms ...")
-            sweep.append(backfill_run(slow, BUCKET, f"sweep-{c}/", concurrency=c, label=f"concurrency {c}"))
+            swept.append(backfill_run(slow, BUCKET, f"sweep-{c}/", concurrency=c, label=f"concurrency {c}"))
         log("(s6) `glacierable backfill` as a whole process, behind the proxy ...")
         with CpuMeter(pids) as meter:
             command = _backfill_command(slow_url, "command/", objects, concurrency).run
         cpu["command"] = meter.cores
         log("(s7) the tagger handler, one event per invocation, behind the proxy ...")
         tagger = tagger_handler_run(slow, BUCKET, duplicity_keys(100, "tagger/"))
-        log("(s8) growth: `glacierable backfill` over 1,000 / 10,000 / 50,000 objects, no proxy ...")
-        growth = [_backfill_command(weed.url, f"growth-{n}/", n, concurrency).run for n in GROWTH]
+        log(f"(s8) growth: `glacierable backfill` over {' / '.join(f'{n:,}' for n in growth)} objects ...")
+        grown = [_backfill_command(weed.url, f"growth-{n}/", n, concurrency).run for n in growth]
     return TaggingResults(
         objects=objects,
         latency_ms=latency_ms,
@@ -209,8 +216,8 @@ def run_tagging(
         proxy=proxy,
         command=command,
         tagger=tagger,
-        sweep=sweep,
-        growth=growth,
+        sweep=swept,
+        growth=grown,
         cpu_cores_used=cpu,
     )
 
