@@ -117,7 +117,8 @@ def _tagging_rows(r: dict[str, Any]) -> list[Row]:
             *_target(r, "backfill_share_of_client_limit"),
         ),
         (
-            f"The proxy's own ceiling ({p['processes']} client processes, 0 ms), requests/s",
+            f"The proxy's own ceiling ({p['proxies']} proxy processes, 0 ms, {p['processes']} client "
+            "processes), requests/s",
             f"{p['requests_per_second']:.0f} (the server alone: {p['direct_requests_per_second']:.0f}); "
             f"the backfill used {proxy_used:.0f}",
             "",

@@ -149,9 +149,9 @@ def run_restores(
 ) -> RestoreResults:
     """Start moto and the proxy, measure every restore figure, stop them."""
     cpu: dict[str, dict[str, float]] = {}
-    with MotoServer() as moto, latency_proxy(moto.url, latency_ms) as (proxy_url, proxy_pid):
+    with MotoServer() as moto, latency_proxy(moto.url, latency_ms) as (proxy_url, proxy_pids):
         assert moto.process is not None
-        pids = {"moto": moto.process.pid, "proxy": proxy_pid}
+        pids: dict[str, int | list[int]] = {"moto": moto.process.pid, "proxy": proxy_pids}
         direct = s3_client(endpoint_url=moto.url, max_pool_connections=max(*ceiling_threads, 16))
         direct.create_bucket(Bucket=BUCKET)
         serial_keys, fan_out_keys = volume_keys(volumes, "serial/"), volume_keys(volumes, "fan-out/")

@@ -27,6 +27,8 @@ BUCKET = "bench-backups"
 SWEEP = (1, 8, 32, 64, 128, 256)
 GROWTH = (1_000, 10_000, 50_000)
 HAMMER_PROCESSES = 3
+PROXY_PROCESSES = 2
+"""Proxies sharing the port (SO_REUSEPORT): one asyncio process alone would be the ceiling here."""
 HAMMER_THREADS = 32
 
 
@@ -43,6 +45,7 @@ class ProxyCeiling:
     direct_requests_per_second: float
     proxy_cores: float
     processes: int
+    proxies: int
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class ProxyCeiling:
             "direct_requests_per_second": round(self.direct_requests_per_second, 1),
             "proxy_cores": self.proxy_cores,
             "processes": self.processes,
+            "proxies": self.proxies,
         }
 
 
@@ -153,11 +157,11 @@ def run_tagging(
     cpu: dict[str, dict[str, float]] = {}
     with (
         SeaweedServer() as weed,
-        latency_proxy(weed.url, latency_ms) as (slow_url, slow_pid),
-        latency_proxy(weed.url, 0.0) as (fast_url, fast_pid),
+        latency_proxy(weed.url, latency_ms, processes=PROXY_PROCESSES) as (slow_url, slow_pids),
+        latency_proxy(weed.url, 0.0, processes=PROXY_PROCESSES) as (fast_url, fast_pids),
     ):
         assert weed.process is not None
-        pids = {"seaweedfs": weed.process.pid, "proxy": slow_pid}
+        pids: dict[str, int | list[int]] = {"seaweedfs": weed.process.pid, "proxy": slow_pids}
         direct = s3_client(endpoint_url=weed.url, max_pool_connections=256)
         direct.create_bucket(Bucket=BUCKET)
         prefixes = {
@@ -188,13 +192,15 @@ def run_tagging(
             limit = backfill_run(direct, BUCKET, "limit/", concurrency=concurrency, label="client limit")
         cpu["client_limit"] = meter.cores
         log(f"(s4) the proxy's ceiling: {HAMMER_PROCESSES} client processes through a 0 ms proxy ...")
-        with CpuMeter({"seaweedfs": weed.process.pid, "proxy": fast_pid}) as meter:
+        with CpuMeter({"seaweedfs": weed.process.pid, "proxy": fast_pids}) as meter:
             through_proxy = _hammer(fast_url, "limit/", 4.0)
         cpu["proxy_ceiling"] = meter.cores
         with CpuMeter(pids) as meter:
             straight = _hammer(weed.url, "limit/", 4.0)
         cpu["server_ceiling"] = meter.cores
-        proxy = ProxyCeiling(through_proxy, straight, cpu["proxy_ceiling"]["proxy"], HAMMER_PROCESSES)
+        proxy = ProxyCeiling(
+            through_proxy, straight, cpu["proxy_ceiling"]["proxy"], HAMMER_PROCESSES, PROXY_PROCESSES
+        )
         swept = []
         for c in sweep:
             log(f"(s5) sweep: backfill, concurrency {c}, behind +{latency_ms:.0f} ms ...")
