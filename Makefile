@@ -44,8 +44,14 @@ pytest: install
 
 test: lint typecheck pytest
 
-bench: install
-	$(BIN)/python -m bench.run
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) requirements-bench.txt
+	$(BIN)/pip install -q -r requirements-bench.txt
+	touch $@
+
+bench: install $(BENCH_STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 demo: install
 	$(BIN)/glacierable demo $(DEMO_ARGS)

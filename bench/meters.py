@@ -7,6 +7,7 @@ import os
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,12 +69,13 @@ def machine_busy() -> float:
 class CpuMeter:
     """Cores used per process during a phase: is the emulator, the proxy or the client the limit?"""
 
-    def __init__(self, pids: dict[str, int]) -> None:
-        self.pids = pids
+    def __init__(self, pids: Mapping[str, int | Sequence[int]]) -> None:
+        # A name may stand for several processes (the proxy's): their CPU is summed.
+        self.pids = {name: [p] if isinstance(p, int) else list(p) for name, p in pids.items()}
         self.cores: dict[str, float] = {}
 
     def _sample(self) -> dict[str, float]:
-        sample = {name: process_cpu(pid) for name, pid in self.pids.items()}
+        sample = {name: sum(process_cpu(pid) for pid in pids) for name, pids in self.pids.items()}
         sample["client"] = time.process_time()
         sample["machine"] = machine_busy()
         sample["wall"] = time.monotonic()

@@ -65,3 +65,13 @@ def create_objects(
 
     with ThreadPoolExecutor(max_workers=threads) as pool:
         list(pool.map(put, keys))
+
+
+def chain_keys(prefix: str, volumes: int) -> list[str]:
+    """One full backup of `volumes` volumes with its manifest and signatures: a restore point of that size."""
+    full = "20240101T020000Z"
+    return [
+        *volume_keys(volumes, prefix),
+        f"{prefix}duplicity-full.{full}.manifest.gpg",
+        f"{prefix}duplicity-full-signatures.{full}.sigtar.gpg",
+    ]

@@ -121,6 +121,9 @@ class LatencyProxy:
     settings: ProxySettings = field(default_factory=ProxySettings)
     host: str = "127.0.0.1"
     port: int = 0  # 0: any free port; `url` tells which after start()
+    reuse_port: bool = (
+        False  # SO_REUSEPORT: several proxy processes share one port, the kernel spreads clients
+    )
     requests: int = 0  # requests that reached the upstream so far
     log: list[Handled] = field(default_factory=list, repr=False)  # every request, in the order handled
     _seen: Counter[tuple[str, str]] = field(default_factory=Counter, repr=False)
@@ -199,7 +202,9 @@ class LatencyProxy:
             await asyncio.wait_for(released.wait(), GATHER_TIMEOUT)
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=HEAD_LIMIT)
+        self._server = await asyncio.start_server(
+            self._serve, self.host, self.port, limit=HEAD_LIMIT, reuse_port=self.reuse_port or None
+        )
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -404,6 +409,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--upstream", required=True, help="http://host:port to forward to")
     parser.add_argument("--port", type=int, default=0, help="port to listen on (default: any free one)")
+    parser.add_argument(
+        "--reuse-port", action="store_true", help="share --port with other proxies (SO_REUSEPORT)"
+    )
     parser.add_argument("--latency-ms", type=float, default=50.0, help="delay added per request")
     parser.add_argument("--slowdown", type=float, default=0.0, help="fraction answered 503 SlowDown")
     parser.add_argument("--internal-error", type=float, default=0.0, help="fraction answered 500")
@@ -422,7 +430,7 @@ def main(argv: list[str] | None = None) -> None:
         )
     except ValueError as error:
         parser.error(str(error))
-    proxy = LatencyProxy(args.upstream, settings, port=args.port)
+    proxy = LatencyProxy(args.upstream, settings, port=args.port, reuse_port=args.reuse_port)
     asyncio.run(_serve_forever(proxy))
 
 
