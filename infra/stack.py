@@ -141,6 +141,13 @@ class GlacierableStack(Stack):
                     f"s3://{settings.bucket} (another tool rewrote the lifecycle configuration): tagged "
                     "volumes are not archived; see the reconcile log, then redeploy the stack",
                 ),
+                "BackupCheckProblems": (
+                    self.reconciler.function.metric_count("CheckProblems").with_(statistic=MAXIMUM),
+                    f"The daily glacierable check found problems in s3://{settings.bucket}/{settings.prefix} "
+                    "(a missing volume, manifest or signature, archived metadata, an untagged object, "
+                    f"a missing rule): see the reconcile log, or run glacierable check --bucket "
+                    f"{settings.bucket}" + (f" --prefix {settings.prefix}" if settings.prefix else ""),
+                ),
                 "ArchiveRuleUnchecked": (
                     self.reconciler.function.metric_count("ArchiveRuleUnchecked").with_(statistic=MAXIMUM),
                     f"The sweep could not read s3://{settings.bucket}'s lifecycle configuration to check "

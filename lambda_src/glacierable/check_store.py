@@ -1,7 +1,8 @@
 """Gather what `check` reads from S3, then check: one listing, the lifecycle rules, and tags where needed.
 
 Requests: ListObjectsV2 under the prefix (s3:ListBucket), GetBucketLifecycleConfiguration
-(s3:GetLifecycleConfiguration), and GetObjectTagging (s3:GetObjectTagging) for the duplicity files still in
+(s3:GetLifecycleConfiguration), GetBucketNotificationConfiguration (s3:GetBucketNotification, skipped
+when not allowed), and GetObjectTagging (s3:GetObjectTagging) for the duplicity files still in
 STANDARD only (`check.needs_tag`): in a healthy bucket those are the manifests, the signatures and the
 volumes of the last day, never the archived volumes. Only current versions are checked.
 """
@@ -21,6 +22,8 @@ from glacierable.fanout import bounded_map
 from glacierable.lifecycle_store import read_rules
 from glacierable.listing import ListedObject, ListingError
 from glacierable.names import DuplicityPrefixes
+from glacierable.notification_store import read_document
+from glacierable.notifications import notification_id, overlapping_configurations
 from glacierable.tagging import is_gone
 from glacierable.text import first_and_more
 
@@ -41,6 +44,21 @@ class CheckError(RuntimeError):
     """The bucket could not be listed, its lifecycle rules or some tags could not be read."""
 
 
+def notification_overlaps(client: S3Client, bucket: str, prefix: str) -> list[str]:
+    """The bucket's ObjectCreated notifications that an `events=direct` deployment on `prefix` would overlap.
+
+    Needs s3:GetBucketNotification; without it (or on any read error) there is nothing to report: the
+    check is advice before a deploy, and the deploy itself refuses an overlap before writing.
+    """
+    try:
+        document = read_document(client, bucket)
+    except (ClientError, BotoCoreError):
+        return []
+    # A direct deployment of ours on this prefix is not an overlap: the deploy replaces it in place.
+    ours = {notification_id(bucket, prefix)}
+    return [o.describe() for o in overlapping_configurations(document, prefix=prefix, ignore_ids=ours)]
+
+
 def check_bucket(
     client: S3Client,
     bucket: str,
@@ -51,12 +69,12 @@ def check_bucket(
     days: int | None = None,
     concurrency: int = DEFAULT_CONCURRENCY,
     endpoint_url: str | None = None,
-    find_overlaps: OverlapFinder | None = None,
+    find_overlaps: OverlapFinder | None = notification_overlaps,
 ) -> CheckReport:
     """Check every backup under `prefix` (a key prefix, used as given) at `now` (epoch s).
 
-    `endpoint_url` goes into the printed commands (None: the default endpoint); `find_overlaps`, when
-    given, supplies notification-overlap problems.
+    `endpoint_url` goes into the printed commands (None: the default endpoint); `find_overlaps` supplies
+    notification-overlap problems (None: not looked for, as the deployed reconciler does).
     """
     listed = list_objects(client, bucket, prefix)
     try:

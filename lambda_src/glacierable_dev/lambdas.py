@@ -72,6 +72,11 @@ class FakeLambdaContext:
     function_name: str = "glacierable-tagger"
     memory_limit_in_mb: int = 256
     aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    remaining_ms: int = 15 * 60 * 1000
+    """What get_remaining_time_in_millis answers: fixed, so no test depends on the clock."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
 
     @property
     def invoked_function_arn(self) -> str:

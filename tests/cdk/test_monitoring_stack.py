@@ -151,8 +151,8 @@ def test_the_oldest_message_threshold_sits_between_one_failed_receive_and_the_de
     assert one_failed_receive < RESTORE_QUEUE_MAX_AGE.to_seconds() < dead_lettered
 
 
-@pytest.mark.parametrize("metric", ["ArchiveRuleMissing", "ArchiveRuleUnchecked"])
-def test_the_archive_rule_check_is_alarmed(templates: dict[str, dict[str, Any]], metric: str) -> None:
+@pytest.mark.parametrize("metric", ["ArchiveRuleMissing", "ArchiveRuleUnchecked", "CheckProblems"])
+def test_the_sweeps_checks_are_alarmed(templates: dict[str, dict[str, Any]], metric: str) -> None:
     alarm = alarm_on(templates["email"], metric)
     assert (alarm["Namespace"], alarm["Statistic"], alarm["Threshold"]) == ("Glacierable", "Maximum", 1)
     # Powertools publishes under the function's service name (its POWERTOOLS_SERVICE_NAME).

@@ -12,17 +12,20 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 
 from glacierable.check import DAY
 from glacierable.lifecycle_store import apply_rules, remove_our_rules
 from glacierable.names import format_time
+from glacierable.notifications import notification_id
 from glacierable_cli import check_cmd
 from glacierable_cli.main import main
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.literals import StorageClassType
+    from mypy_boto3_s3.type_defs import QueueConfigurationTypeDef
 
 FOLDER = "hosts/a/"
 T1 = 1_700_000_000
@@ -279,3 +282,40 @@ def test_the_printed_aws_commands_bring_an_archived_manifest_back_when_pasted(
 
     assert check(glacierable, backup).code == 0
     assert s3.head_object(Bucket=backup, Key=MANIFESTS[0]).get("StorageClass", "STANDARD") == "STANDARD"
+
+
+def owner_queue_notification(s3: S3Client, bucket: str, endpoint_url: str, *, id_: str, prefix: str) -> None:
+    """An ObjectCreated notification to an SQS queue of the bucket owner's, filtered on `prefix`."""
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url)
+    queue_url = sqs.create_queue(QueueName=f"owner-{id_}")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    configuration: QueueConfigurationTypeDef = {"Id": id_, "QueueArn": arn, "Events": ["s3:ObjectCreated:*"]}
+    if prefix:
+        configuration["Filter"] = {"Key": {"FilterRules": [{"Name": "prefix", "Value": prefix}]}}
+    s3.put_bucket_notification_configuration(
+        Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [configuration]}
+    )
+
+
+def test_an_owners_overlapping_notification_is_reported_before_a_direct_deploy(
+    glacierable: Any, backup: str, s3: S3Client, endpoint_url: str
+) -> None:
+    owner_queue_notification(s3, backup, endpoint_url, id_="antivirus", prefix="")
+
+    result = check(glacierable, backup)
+
+    assert result.code == 1
+    assert result.problems() == [("notification-overlap", None)]
+    (problem,) = [r for r in result.records() if r["record"] == "problem"]
+    assert "'antivirus'" in problem["detail"]
+    assert "eventbridge" in problem["action"]
+
+
+def test_a_notification_on_another_prefix_or_our_own_is_no_overlap(
+    glacierable: Any, backup: str, s3: S3Client, endpoint_url: str
+) -> None:
+    owner_queue_notification(s3, backup, endpoint_url, id_="logs", prefix="logs/")
+    assert check(glacierable, backup).code == 0
+
+    owner_queue_notification(s3, backup, endpoint_url, id_=notification_id(backup, FOLDER), prefix=FOLDER)
+    assert check(glacierable, backup).code == 0

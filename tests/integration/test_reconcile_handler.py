@@ -363,3 +363,35 @@ def test_without_a_rule_id_nothing_is_checked(capsys: pytest.CaptureFixture[str]
 
     assert "archive_rule" not in result
     assert "ArchiveRuleMissing" not in metrics_blob(capsys)
+
+
+def test_the_sweep_runs_the_backup_check_and_publishes_its_problem_count(
+    env: pytest.MonkeyPatch, s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A volume and its set's manifest, no signature: the check must name the missing signature.
+    s3.put_object(Bucket=bucket, Key=VOLUME, Body=b"x")
+    s3.put_object(Bucket=bucket, Key=MANIFEST, Body=b"x")
+    # A day later: past the check's grace for a backup being written, within the sweep's 3 days.
+    env.setattr(reconcile, "_now", lambda: datetime.now(UTC) + timedelta(days=1))
+    capsys.readouterr()
+
+    result = invoke()
+
+    counts = result["check"]["problem_counts"]
+    # The sweep has just tagged both objects, so nothing is untagged; the test bucket has no rule.
+    assert (counts["missing-signature"], counts["untagged"], counts["no-lifecycle-rule"]) == (1, 0, 1)
+    assert result["check"]["problem_count"] == 2
+    assert metrics_blob(capsys)["CheckProblems"] == [2.0]
+
+
+def test_the_backup_check_is_skipped_when_too_little_time_is_left(
+    env: pytest.MonkeyPatch, s3: S3Client, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3.put_object(Bucket=bucket, Key=VOLUME, Body=b"x")
+    capsys.readouterr()
+    context = FakeLambdaContext("glacierable-reconcile", remaining_ms=reconcile.CHECK_MIN_REMAINING_MS - 1)
+
+    result = reconcile.handler({"source": "aws.scheduler"}, context)
+
+    assert "check" not in result
+    assert "CheckProblems" not in metrics_blob(capsys)

@@ -3,7 +3,10 @@
 Environment: BUCKET, PREFIX, RECONCILE_DAYS, ARCHIVE_UNKNOWN; and ARCHIVE_RULE_ID with ARCHIVE_STORAGE_CLASS
 and ARCHIVE_DAYS, the archive rule the stack deployed: each run first checks that the bucket's lifecycle
 configuration still holds it, enabled and unchanged, and publishes `ArchiveRuleMissing` (1 or 0), or
-`ArchiveRuleUnchecked` = 1 when the configuration cannot be read. The check never stops the sweep.
+`ArchiveRuleUnchecked` = 1 when the configuration cannot be read. After the sweep (so that what it just
+tagged is not reported untagged) it runs `glacierable check` over the prefix and publishes `CheckProblems`,
+logging each problem, when at least CHECK_MIN_REMAINING_MS of the invocation are left. Neither check ever
+stops the sweep.
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from glacierable.backfill import BackfillSummary, backfill
+from glacierable.check import CheckReport
+from glacierable.check_store import check_bucket
 from glacierable.clients import s3_client
 from glacierable.env import ConfigError as ConfigError  # the handler raises it: part of its interface
 from glacierable.env import env_bool
@@ -31,6 +36,8 @@ from glacierable.text import first_and_more
 
 DEFAULT_DAYS = 3
 CONCURRENCY = 32
+CHECK_MIN_REMAINING_MS = 5 * 60 * 1000
+"""The check lists the whole prefix again: leave it the time a million-key listing takes at 1024 MB."""
 # A log line or exception message is no place for thousands of keys; the count says the rest.
 MAX_KEYS_REPORTED = 20
 
@@ -120,6 +127,8 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
         modified_since=since,
     )
     _publish(summary)
+    # With nothing listed there is nothing to check, and the warning below says why.
+    health = _check_backups(settings, context) if summary.listed else None
     if settings.prefix and summary.listed == 0:
         # A PREFIX that names no folder duplicity writes would otherwise sweep nothing, silently, every day.
         logger.warning(
@@ -135,7 +144,35 @@ def handler(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = _brief(summary)
     if rule_check is not None:
         result["archive_rule"] = rule_check.to_json()
+    if health is not None:
+        result["check"] = health.to_json()
     return result
+
+
+def _check_backups(settings: Settings, context: LambdaContext) -> CheckReport | None:
+    """`glacierable check` over the prefix: log each problem, publish the count; never raises."""
+    remaining = context.get_remaining_time_in_millis()
+    if remaining < CHECK_MIN_REMAINING_MS:
+        logger.warning("backup check skipped: too little time left", extra={"remaining_ms": remaining})
+        return None
+    try:
+        # No overlap finder: a deployed stack's own delivery is in place, and it lacks the permission.
+        report = check_bucket(
+            s3(),
+            settings.bucket,
+            settings.prefix,
+            now=int(_now().timestamp()),
+            concurrency=CONCURRENCY,
+            find_overlaps=None,
+        )
+    except Exception:  # a bug or an outage in the check must not fail a sweep that tagged everything
+        logger.exception("backup check failed")
+        return None
+    for problem in report.problems[:MAX_KEYS_REPORTED]:
+        logger.warning("backup problem", extra=problem.to_json())
+    logger.info("backup check finished", extra=report.to_json())
+    metrics.add_metric(name="CheckProblems", unit=MetricUnit.Count, value=report.problem_count)
+    return report
 
 
 def _check_rule(settings: Settings) -> RuleCheck:
