@@ -13,6 +13,7 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from glacierable.lifecycle import our_rules
+from infra.grants import acknowledge_provider_framework
 from infra.powertools import PowertoolsFunction
 
 RESOURCE_TYPE = "Custom::GlacierableLifecycleRule"
@@ -91,6 +92,7 @@ class ExistingBucketArchiveRule(Construct):
             )
         )
         self.provider = cr.Provider(self, "Provider", on_event_handler=self.handler)
+        acknowledge_provider_framework(self.provider)
         cfn_handler = self.handler.node.default_child
         if not isinstance(cfn_handler, lambda_.CfnFunction):
             raise TypeError(f"expected the handler's CfnFunction, got {cfn_handler!r}")

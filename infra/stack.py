@@ -9,6 +9,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra.archive_rule import ExistingBucketArchiveRule, native_lifecycle_rules
+from infra.grants import acknowledge_cdk_notifications_handler
 from infra.monitoring import Monitoring
 from infra.powertools import lambda_code, powertools_layer
 from infra.reconciler import Reconciler
@@ -126,6 +127,11 @@ class GlacierableStack(Stack):
                 prefix=settings.prefix, storage_class=settings.storage_class, days=settings.days
             ),
         )
+        # The TLS-only policy (enforce_ssl) must outlive the stack with the bucket it protects: a retained
+        # bucket without it would accept plain-HTTP requests.
+        if bucket.policy is None:
+            raise TypeError("expected enforce_ssl to have created the bucket's policy")
+        bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         Validations.of(bucket).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-S1",
@@ -138,13 +144,5 @@ class GlacierableStack(Stack):
         return bucket
 
     def _acknowledge_findings(self) -> None:
-        """Stack-wide cdk-nag findings accepted here; each construct acknowledges its own."""
-        Validations.of(self).acknowledge(
-            Acknowledgment(
-                id=(
-                    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                    "service-role/AWSLambdaBasicExecutionRole]"
-                ),
-                reason="AWSLambdaBasicExecutionRole only lets each function write its own CloudWatch Logs.",
-            )
-        )
+        """Findings on constructs CDK adds to the stack itself; each of ours acknowledges its own."""
+        acknowledge_cdk_notifications_handler(self)
