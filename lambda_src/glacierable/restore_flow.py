@@ -11,13 +11,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from glacierable.batches import Batch, split_keys
 from glacierable.fanout import map_in_order
 from glacierable.names import format_time
-from glacierable.object_status import StatusReport, load_plan
+from glacierable.object_status import StatusReport, load_plan, plan_from_listing
 from glacierable.plan import RestorePlan
 from glacierable.pricing import PricingError, Tier, estimate
 from glacierable.restore import RestoreReport, restore_batch
@@ -80,14 +80,36 @@ def prepare(
     request: RestoreRequest,
     *,
     now: int,
-    concurrency: int,
+    concurrency: int | None = None,
     restore_id: str | None = None,
 ) -> PreparedRestore:
-    """Plan `request` at `now` and check the plan; raises PlanError, StatusError or RequestError."""
+    """Plan `request` at `now` from one listing and check the plan; raises PlanError, StatusError or
+    RequestError.
+
+    Nothing is read per object (the restore Lambda holds s3:ListBucket only): where the listing reports no
+    restore states, every archived needed object is to be requested, and S3's answer to each request (202
+    new, 409 in progress, 200 already restored) is its state — one request per object instead of a HEAD
+    and a request. The plan then carries a warning saying so. `concurrency` is accepted for the callers'
+    settings; planning makes no concurrent requests.
+    """
+    del concurrency  # planning lists only: see the docstring
     restore_time = request.restore_time(now=now)
-    plan = load_plan(client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency)
+    listed = plan_from_listing(client, bucket, request.folder, restore_time, request.prefixes)
+    plan = listed.plan
+    unknown = listed.unknown_states
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, unknown_states_warning(len(unknown))))
     request.check_plan(plan)
     return PreparedRestore(bucket, request, restore_time, plan, restore_id or new_restore_id(now))
+
+
+def unknown_states_warning(count: int) -> str:
+    """What a plan from a listing without restore states says about its `count` objects to restore."""
+    return (
+        f"this endpoint's listing reports no restore states: all {count} archived object(s) needed are "
+        "requested, and S3's answers tell new restores from those already in progress or restored "
+        "(counts and cost here include them all)"
+    )
 
 
 def request_batches(
