@@ -1,4 +1,8 @@
-"""Lambda functions on the newest Python the public Powertools v3 layer supports; layer ARN from SSM."""
+"""Lambda functions on the newest Python the public Powertools v3 layer supports; layer ARN from SSM.
+
+Each function has a role of its own whose only logging grant is on its own log group (not
+AWSLambdaBasicExecutionRole, whose logs actions are on every log group in the account).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_ssm as ssm
@@ -20,6 +25,14 @@ RUNTIME = lambda_.Runtime.PYTHON_3_14
 """Newest runtime with a published Powertools v3 layer (AWSLambdaPowertoolsPythonV3-python314-arm64)."""
 
 ARCHITECTURE = lambda_.Architecture.ARM_64
+
+POWERTOOLS_VERSION = "3.37.0"
+"""The Powertools release every function runs: requirements.txt's aws-lambda-powertools pin (a test holds the
+two equal), so a deploy never changes the library under the code. Powertools publishes a parameter per
+release (`.github/workflows/update_ssm.yml` in aws-powertools/powertools-lambda-python)."""
+
+LOG_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+"""All a function needs to write its logs into a log group that already exists (the stack creates it)."""
 
 METRICS_NAMESPACE = "Glacierable"
 
@@ -55,10 +68,12 @@ def _staged_asset() -> Path:
 
 
 def layer_parameter_name(
-    runtime: lambda_.Runtime = RUNTIME, architecture: lambda_.Architecture = ARCHITECTURE
+    runtime: lambda_.Runtime = RUNTIME,
+    architecture: lambda_.Architecture = ARCHITECTURE,
+    version: str = POWERTOOLS_VERSION,
 ) -> str:
-    """Public SSM parameter holding the latest Powertools v3 layer ARN for this runtime and architecture."""
-    return f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/latest"
+    """Public SSM parameter with the Powertools v3 layer ARN of `version` for this runtime and CPU."""
+    return f"/aws/service/powertools/python/{architecture.name}/{runtime.name}/{version}"
 
 
 def powertools_layer(scope: Construct, id_: str) -> lambda_.ILayerVersion:
@@ -78,7 +93,11 @@ def lambda_code() -> lambda_.Code:
 
 
 class PowertoolsFunction(lambda_.Function):
-    """A glacierable Lambda function: arm64, the Powertools layer, logs kept for a month."""
+    """A glacierable Lambda function: arm64, the Powertools layer, logs kept for a month.
+
+    Its role starts with nothing but writing to the function's own log group; every other grant is added by
+    the construct that owns the function.
+    """
 
     def __init__(
         self,
@@ -101,6 +120,17 @@ class PowertoolsFunction(lambda_.Function):
             retention=logs.RetentionDays.ONE_MONTH,
             removal_policy=RemovalPolicy.DESTROY,
         )
+        # A role of our own: without one, CDK attaches AWSLambdaBasicExecutionRole (logs on every group).
+        role = iam.Role(
+            scope,
+            f"{id_}Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{service}: writes its own log group; other grants are added per function",
+        )
+        # The log group's Arn attribute ends in ":*", which covers its log streams (PutLogEvents' resource).
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(LOG_ACTIONS), resources=[log_group.log_group_arn])
+        )
         super().__init__(
             scope,
             id_,
@@ -113,6 +143,7 @@ class PowertoolsFunction(lambda_.Function):
             timeout=timeout,
             memory_size=memory_size,
             log_group=log_group,
+            role=role,
             environment={
                 "POWERTOOLS_SERVICE_NAME": service,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -7,6 +7,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from infra.grants import acknowledge_provider_framework
+
 SERVICE_TIMEOUT = Duration.minutes(5)
 """How long CloudFormation waits for a custom resource's answer (its default is an hour). Our handlers run
 at most 2 minutes, waiting out conflicting bucket writes included (~31 s), so a stuck deploy fails in
@@ -16,6 +18,7 @@ minutes."""
 def provider_for(scope: Construct, handler: lambda_.Function) -> cr.Provider:
     """A Provider framework (`scope`/Provider) invoking `handler`, its one expected finding acknowledged."""
     provider = cr.Provider(scope, "Provider", on_event_handler=handler)
+    acknowledge_provider_framework(provider)
     cfn_handler = handler.node.default_child
     if not isinstance(cfn_handler, lambda_.CfnFunction):
         raise TypeError(f"expected the handler's CfnFunction, got {cfn_handler!r}")

@@ -34,8 +34,6 @@ MAX_RECEIVE_COUNT = 5
 PLANNER_TIMEOUT = Duration.minutes(15)
 PLANNER_MEMORY_MB = 1024
 """A 100,000-object listing and its plan fit with room, and the CPU share comes with the memory."""
-PLANNER_HEAD_CONCURRENCY = 32
-"""HEAD requests at once where a listing lacks restore states (S3 allows 5,500 GET/HEAD/s per prefix)."""
 WORKER_MEMORY_MB = 1024
 """Signing and parsing 160 requests/s keeps about half a vCPU busy; Lambda grants CPU by memory."""
 
@@ -78,7 +76,6 @@ class RestoreFanOut(Construct):
                 "BUCKET": bucket.bucket_name,
                 "PREFIX": prefix,
                 "RESTORE_QUEUE_URL": self.queue.queue_url,
-                "CONCURRENCY": str(PLANNER_HEAD_CONCURRENCY),
             },
         )
         # The operator invokes it and reads the answer; a silent retry of an asynchronous call would only
@@ -90,15 +87,8 @@ class RestoreFanOut(Construct):
                 actions=["s3:ListBucket"], resources=[bucket.bucket_arn], conditions=list_conditions
             )
         )
-        # HeadObject, where a listing lacks restore states, is authorized by s3:GetObject.
-        grant_objects_under_prefix(
-            self.function,
-            bucket,
-            prefix,
-            actions=["s3:GetObject"],
-            reason="Reads objects under the configured prefix to check restore states: "
-            "duplicity's keys are not known until a restore is planned.",
-        )
+        # Nothing else in S3: the listing's RestoreStatus needs only s3:ListBucket, and where a listing lacks
+        # it the workers' RestoreObject answers (202, 409, 200) tell the states apart. No object is readable.
         self.queue.grant_send_messages(self.function)
 
         self.worker = PowertoolsFunction(
@@ -111,17 +101,22 @@ class RestoreFanOut(Construct):
             description=f"Requests restores of queued keys in s3://{bucket.bucket_name}/{prefix}",
             timeout=WORKER_TIMEOUT,
             memory_size=WORKER_MEMORY_MB,
-            environment={"RESTORE_QUEUE_URL": self.queue.queue_url, "CONCURRENCY": str(WORKER_THREADS)},
+            environment={
+                # The worker refuses batches for any other bucket (its guard reads BUCKET).
+                "BUCKET": bucket.bucket_name,
+                "RESTORE_QUEUE_URL": self.queue.queue_url,
+                "CONCURRENCY": str(WORKER_THREADS),
+            },
         )
-        # GetObject authorizes the HeadObject a redelivered batch makes first, so that nothing S3 already
-        # accepted is requested twice.
+        # RestoreObject only: a redelivered batch is requested again and S3's answers (409 in progress,
+        # 200 already restored) keep it from starting anything twice, so the worker never reads an object.
         grant_objects_under_prefix(
             self.worker,
             bucket,
             prefix,
-            actions=["s3:RestoreObject", "s3:GetObject"],
-            reason="Restores objects under the configured prefix: "
-            "duplicity's keys are not known until a restore is planned.",
+            actions=["s3:RestoreObject"],
+            reason="Requests restores, and reads nothing: duplicity's keys are not known until a restore "
+            "is planned.",
         )
         # Failed keys go back to the queue as a new, delayed message.
         self.queue.grant_send_messages(self.worker)
@@ -131,5 +126,27 @@ class RestoreFanOut(Construct):
                 batch_size=WORKER_BATCH_SIZE,
                 max_concurrency=WORKER_MAX_CONCURRENCY,
                 report_batch_item_failures=True,
+            )
+        )
+        self._accept_sends_only_from(self.function, self.worker)
+
+    def _accept_sends_only_from(self, *functions: lambda_.Function) -> None:
+        """Deny sqs:SendMessage on the queue to every principal but these functions' roles.
+
+        Whoever can enqueue a batch spends money on retrievals: identity policies elsewhere in the account
+        must not be enough. Receiving and deleting (the workers' event source) are not affected.
+        """
+        roles = [function.role for function in functions]
+        if any(role is None for role in roles):
+            raise TypeError("every function that sends to the restore queue needs a role")
+        self.queue.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="SendOnlyFromRestoreFunctions",
+                effect=iam.Effect.DENY,
+                principals=[iam.AnyPrincipal()],
+                actions=["sqs:SendMessage"],
+                resources=[self.queue.queue_arn],
+                # aws:PrincipalArn is the role's ARN for a Lambda function's assumed-role session.
+                conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in roles if role]}},
             )
         )

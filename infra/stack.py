@@ -181,7 +181,6 @@ class GlacierableStack(Stack):
             else "none: redeploy with -c alarm_email=ADDRESS or -c alarm_topic_arn=ARN to be notified",
             description="Where every alarm of this stack notifies (ALARM state only)",
         )
-        self._acknowledge_findings()
 
     def _configuration_writers(self) -> list[IConstruct]:
         """What else writes the bucket's configuration: S3 refuses a write while another is in progress."""
@@ -212,6 +211,11 @@ class GlacierableStack(Stack):
                 prefix=settings.prefix, storage_class=settings.storage_class, days=settings.days
             ),
         )
+        # The TLS-only policy (enforce_ssl) must outlive the stack with the bucket it protects: a retained
+        # bucket without it would accept plain-HTTP requests.
+        if bucket.policy is None:
+            raise TypeError("expected enforce_ssl to have created the bucket's policy")
+        bucket.policy.apply_removal_policy(RemovalPolicy.RETAIN)
         Validations.of(bucket).acknowledge(
             Acknowledgment(
                 id="AwsSolutions::AwsSolutions-S1",
@@ -222,15 +226,3 @@ class GlacierableStack(Stack):
             )
         )
         return bucket
-
-    def _acknowledge_findings(self) -> None:
-        """Stack-wide cdk-nag findings accepted here; each construct acknowledges its own."""
-        Validations.of(self).acknowledge(
-            Acknowledgment(
-                id=(
-                    "AwsSolutions::AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/"
-                    "service-role/AWSLambdaBasicExecutionRole]"
-                ),
-                reason="AWSLambdaBasicExecutionRole only lets each function write its own CloudWatch Logs.",
-            )
-        )

@@ -1,9 +1,12 @@
 """Restore state of a backup's objects (S3 I/O): list once, plan, and HEAD only where the listing is silent.
 
 ListObjectsV2 with `OptionalObjectAttributes=["RestoreStatus"]` reports the restore state of 1,000 objects
-per call, and on AWS an archived object without `RestoreStatus` has never been restored
-(https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreStatus.html). Other endpoints (moto, some
-S3-compatible stores) never send it; there, the archived objects the plan needs are HEADed, concurrently.
+per call with s3:ListBucket alone, and on AWS an archived object without `RestoreStatus` has never been
+restored (https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreStatus.html). Other endpoints (moto,
+some S3-compatible stores) never send it. Requesting restores needs no state beyond the listing
+(`plan_from_listing`): S3's answer to each request says whether it started one (202), one was in progress
+(409) or a copy was already there (200). Only `status` and waiting, which must know before anything is
+requested, HEAD the archived objects the plan needs where the listing is silent (`load_plan`).
 """
 
 from __future__ import annotations
@@ -202,6 +205,48 @@ def with_head_states(
     return {obj.key: obj for obj, _ in results if obj is not None}
 
 
+@dataclass(frozen=True, slots=True)
+class ListedPlan:
+    """A plan from one listing, and whether that listing reported restore states."""
+
+    plan: RestorePlan
+    objects: tuple[ListedObject, ...]
+    """Everything listed in the folder (the plan's input)."""
+    states_known: bool
+    """True: an archived object without a restore state has none. False: its state is unknown, so
+    `plan.to_restore` holds every archived needed object, restored, restoring or not."""
+
+    @property
+    def unknown_states(self) -> list[ListedObject]:
+        """Needed archived objects whose restore state the listing did not say (none when states_known)."""
+        return [] if self.states_known else self.plan.to_restore
+
+
+def plan_from_listing(
+    client: S3Client,
+    bucket: str,
+    folder: str,
+    restore_time: int,
+    prefixes: DuplicityPrefixes | None = None,
+    *,
+    trust_listing: bool | None = None,
+) -> ListedPlan:
+    """List `folder` (ListObjectsV2 only) and plan the restore at `restore_time` from what it reports.
+
+    `trust_listing=None` decides by `listing_reports_restores`.
+    """
+    listing = list_folder_and_subfolders(client, bucket, folder)
+    objects = listing.objects
+    try:
+        plan = plan_restore(objects, restore_time, prefixes, folder=folder)
+    except NoChainsError as error:
+        hint = _subfolder_hint(client, bucket, listing.subfolders)
+        raise NoChainsError(f"{error}{hint}", error.other_prefixes) from None
+    if trust_listing is None:
+        trust_listing = listing_reports_restores(client, objects)
+    return ListedPlan(plan, tuple(objects), trust_listing)
+
+
 def load_plan(
     client: S3Client,
     bucket: str,
@@ -214,24 +259,18 @@ def load_plan(
 ) -> RestorePlan:
     """List `folder`, plan the restore at `restore_time`, and complete the needed objects' restore states.
 
-    `trust_listing=None` decides by `listing_reports_restores`; False always HEADs archived needed objects.
+    For status and waiting (operator credentials): where the listing is silent, each archived needed object
+    is HEADed (s3:GetObject). `trust_listing=None` decides by `listing_reports_restores`; False always HEADs.
     """
-    listing = list_folder_and_subfolders(client, bucket, folder)
-    objects = listing.objects
-    try:
-        plan = plan_restore(objects, restore_time, prefixes, folder=folder)
-    except NoChainsError as error:
-        hint = _subfolder_hint(client, bucket, listing.subfolders)
-        raise NoChainsError(f"{error}{hint}", error.other_prefixes) from None
-    if trust_listing is None:
-        trust_listing = listing_reports_restores(client, objects)
-    if trust_listing:
-        return plan
-    updated = with_head_states(client, bucket, plan.needed, concurrency=concurrency)
+    listed = plan_from_listing(client, bucket, folder, restore_time, prefixes, trust_listing=trust_listing)
+    if listed.states_known:
+        return listed.plan
+    updated = with_head_states(client, bucket, listed.plan.needed, concurrency=concurrency)
     if not updated:
-        return plan
+        return listed.plan
     # Re-planning is cheap and keeps one code path: restore states never change which objects are needed.
-    return plan_restore((updated.get(obj.key, obj) for obj in objects), restore_time, prefixes, folder=folder)
+    objects = (updated.get(obj.key, obj) for obj in listed.objects)
+    return plan_restore(objects, restore_time, prefixes, folder=folder)
 
 
 MAX_SUBFOLDERS_CHECKED = 20

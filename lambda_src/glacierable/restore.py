@@ -4,6 +4,10 @@ https://docs.aws.amazon.com/AmazonS3/latest/API/API_RestoreObject.html: 202 a ne
 restored (its expiry is extended), 409 RestoreAlreadyInProgress, 503 GlacierExpeditedRetrievalNotAvailable,
 403 InvalidObjectState for an object that is not archived. Throttling and 5xx are retried by botocore's
 `standard` mode (glacierable.clients); what still fails is reported with its key, never dropped.
+
+These answers are also how a key's restore state is learnt where a listing does not report it, and why a
+repeated request is harmless: S3 starts no second retrieval for a key it already accepted (409 while it
+runs; 200 once restored, which only moves the copy's expiry), so nothing is HEADed first.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ class Outcome(StrEnum):
     REQUESTED = "requested"
     """202: a new restore started."""
     EXTENDED = "extended"
-    """200: already restored; the copy's expiry was extended."""
+    """200: already restored; the copy's expiry was extended (no new retrieval)."""
     IN_PROGRESS = "in_progress"
     """409 RestoreAlreadyInProgress."""
     NOT_ARCHIVED = "not_archived"
@@ -169,28 +173,6 @@ def restore_batch(
         expedited_fallback=batch.expedited_fallback,
         on_progress=on_progress,
     )
-
-
-def already_requested(
-    client: S3Client, bucket: str, keys: Sequence[str], *, concurrency: int = DEFAULT_CONCURRENCY
-) -> set[str]:
-    """Keys with a restore S3 has accepted (in progress, or done and unexpired), by one HEAD each.
-
-    For a batch that may have been carried out before (a redelivered message): a HEAD costs less than any
-    retrieval request and never starts a second one. A key whose HEAD fails is not in the result, so it is
-    requested again rather than dropped.
-    """
-    if not keys:
-        return set()
-
-    def accepted(key: str) -> bool:
-        try:
-            return bool(client.head_object(Bucket=bucket, Key=key).get("Restore"))
-        except (ClientError, BotoCoreError):
-            return False
-
-    heads = bounded_map(accepted, keys, concurrency=min(concurrency, len(keys)), name="head")
-    return {key for key, done in heads if done}
 
 
 def _restore_one(

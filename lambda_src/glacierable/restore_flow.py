@@ -11,18 +11,20 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from glacierable.batches import Batch, split_keys
 from glacierable.fanout import map_in_order
 from glacierable.key_plan import keys_plan
+from glacierable.listing import ListedObject
 from glacierable.names import format_time
 from glacierable.object_status import (
     StatusReport,
     list_folder,
     listing_reports_restores,
     load_plan,
+    plan_from_listing,
     with_head_states,
 )
 from glacierable.plan import PlanError, RestorePlan
@@ -88,28 +90,63 @@ def prepare(
     request: RestoreRequest,
     *,
     now: int,
-    concurrency: int,
+    concurrency: int | None = None,
     restore_id: str | None = None,
 ) -> PreparedRestore:
-    """Plan `request` at `now` and check the plan; raises PlanError, StatusError or RequestError."""
+    """Plan `request` at `now` from one listing and check the plan; raises PlanError, StatusError or
+    RequestError.
+
+    Nothing is read per object (the restore Lambda holds s3:ListBucket only): where the listing reports no
+    restore states, every archived needed object is to be requested, and S3's answer to each request (202
+    new, 409 in progress, 200 already restored) is its state — one request per object instead of a HEAD
+    and a request. The plan then carries a warning saying so. `concurrency` is accepted for the callers'
+    settings; planning makes no concurrent requests.
+    """
+    del concurrency  # planning lists only: see the docstring
     restore_time = request.restore_time(now=now)
-    plan = load_request_plan(client, bucket, request, restore_time, concurrency=concurrency)
+    plan, unknown = _listed_request_plan(client, bucket, request, restore_time)
+    if unknown:
+        plan = replace(plan, warnings=(*plan.warnings, unknown_states_warning(unknown)))
     request.check_plan(plan)
     return PreparedRestore(bucket, request, restore_time, plan, restore_id or new_restore_id(now))
+
+
+def _listed_request_plan(
+    client: S3Client, bucket: str, request: RestoreRequest, restore_time: int
+) -> tuple[RestorePlan, int]:
+    """`request`'s plan from one listing only, and how many of its objects to restore have unknown states."""
+    if not request.keys:
+        listed = plan_from_listing(client, bucket, request.folder, restore_time, request.prefixes)
+        return listed.plan, len(listed.unknown_states)
+    objects, folder = _listed_keys(client, bucket, request)
+    plan = keys_plan(objects, restore_time)
+    return plan, 0 if listing_reports_restores(client, folder) else len(plan.to_restore)
 
 
 def load_request_plan(
     client: S3Client, bucket: str, request: RestoreRequest, restore_time: int, *, concurrency: int
 ) -> RestorePlan:
-    """What `request` needs now: the restore point at `restore_time`, or exactly its `keys`.
+    """What `request` needs now, with every needed object's restore state: for status and waiting.
 
-    Explicit keys come from duplicity's own dry run, which knows every option duplicity has; they are read
-    from one listing of their folder (sizes, classes, restore states), HEADed where the listing is silent.
+    The restore point at `restore_time`, or exactly its `keys` (from duplicity's own dry run, which knows
+    every option duplicity has), read from one listing and HEADed where the listing is silent. (Requesting
+    needs no HEAD: `prepare` plans from the listing alone.)
     """
     if not request.keys:
         return load_plan(
             client, bucket, request.folder, restore_time, request.prefixes, concurrency=concurrency
         )
+    objects, folder = _listed_keys(client, bucket, request)
+    if not listing_reports_restores(client, folder):
+        updated = with_head_states(client, bucket, objects, concurrency=concurrency)
+        objects = [updated.get(obj.key, obj) for obj in objects]
+    return keys_plan(objects, restore_time)
+
+
+def _listed_keys(
+    client: S3Client, bucket: str, request: RestoreRequest
+) -> tuple[list[ListedObject], list[ListedObject]]:
+    """The request's keys as one listing of their folder shows them, and everything that listing holds."""
     listed = {obj.key: obj for obj in list_folder(client, bucket, request.folder)}
     missing = [key for key in request.keys if key not in listed]
     if missing:
@@ -117,14 +154,19 @@ def load_request_plan(
             f"{len(missing)} of the {len(request.keys)} keys to restore are not in "
             f"s3://{bucket}/{request.folder}: {first_and_more(missing, MAX_KEYS_NAMED)}"
         )
-    objects = [listed[key] for key in request.keys]
-    if not listing_reports_restores(client, listed.values()):
-        updated = with_head_states(client, bucket, objects, concurrency=concurrency)
-        objects = [updated.get(obj.key, obj) for obj in objects]
-    return keys_plan(objects, restore_time)
+    return [listed[key] for key in request.keys], list(listed.values())
 
 
 MAX_KEYS_NAMED = 5
+
+
+def unknown_states_warning(count: int) -> str:
+    """What a plan from a listing without restore states says about its `count` objects to restore."""
+    return (
+        f"this endpoint's listing reports no restore states: all {count} archived object(s) needed are "
+        "requested, and S3's answers tell new restores from those already in progress or restored "
+        "(counts and cost here include them all)"
+    )
 
 
 def request_batches(

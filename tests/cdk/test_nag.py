@@ -71,15 +71,31 @@ def test_every_acknowledgement_matches_a_finding(nagged: Path) -> None:
     assert acknowledged == suppressed
 
 
-def test_restore_functions_acknowledge_only_their_object_wildcards(nagged: Path) -> None:
+def test_restore_functions_acknowledge_only_the_workers_object_wildcard(nagged: Path) -> None:
+    # The planner holds no object grant at all (it lists); the worker's is s3:RestoreObject under the prefix.
     restore = [key.split(" ", 1) for key in acknowledgements(nagged) if "/Restore/" in key.split(" ")[0]]
-    assert {path.rsplit("/", 1)[1] for path, _ in restore} == {"Function", "Worker"}
+    assert {path.rsplit("/", 1)[1] for path, _ in restore} == {"WorkerRole"}
     wildcard = re.compile(
         r"AwsSolutions::AwsSolutions-IAM5\[Resource::"
         r"(arn:<AWS::Partition>:s3:::[a-z0-9.-]+|<Bucket\w+\.Arn>)/(backups/|host1/)?\*\]"
     )
     assert [rule for _, rule in restore if not wildcard.fullmatch(rule)] == []
     assert len({rule for _, rule in restore}) == len(CONFIGURATIONS)
+
+
+def test_the_basic_execution_role_is_acknowledged_only_on_cdks_own_functions(nagged: Path) -> None:
+    basic = {
+        key.split(" ", 1)[0]: reason
+        for key, reason in acknowledgements(nagged).items()
+        if "AWSLambdaBasicExecutionRole" in key
+    }
+    assert basic
+    framework = re.compile(
+        r"/Glacierable-[\w.-]+/(ArchiveRule/Provider|BucketNotificationsHandler[0-9a-f]{32})"
+    )
+    assert [path for path in basic if not framework.fullmatch(path)] == []
+    # Each says what the managed policy grants.
+    assert all("logs:CreateLogGroup, logs:CreateLogStream and logs:PutLogEvents" in r for r in basic.values())
 
 
 def test_checks_fail_synth_on_an_unacknowledged_finding(tmp_path: Path) -> None:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import re
+import uuid
+from collections import Counter
+from typing import TYPE_CHECKING, Any
 
+import boto3
 import pytest
 from aws_cdk.assertions import Match
 
+from glacierable.batches import Batch
+from glacierable.handlers import restore_worker
+from glacierable.pricing import Tier
+from glacierable_dev.lambdas import FakeLambdaContext
 from infra.powertools import layer_parameter_name
 from tests.cdk.conftest import CONFIGURATIONS, Synthesized
 from tests.cdk.test_stack import (
@@ -21,6 +30,10 @@ from tests.cdk.test_stack import (
     s3_grants,
     tagger_dead_letter_queue,
 )
+from tests.integration.test_restore import count_restores
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 pytestmark = pytest.mark.cdk
 
@@ -98,7 +111,6 @@ def test_planner_environment_names_bucket_prefix_and_queue(existing: Synthesized
         "BUCKET": "existing-backups",
         "PREFIX": "backups/",
         "RESTORE_QUEUE_URL": {"Ref": queue},
-        "CONCURRENCY": "32",
         "POWERTOOLS_SERVICE_NAME": "glacierable-restore",
         "POWERTOOLS_METRICS_NAMESPACE": "Glacierable",
     }
@@ -115,10 +127,6 @@ def test_planner_without_prefix_has_empty_prefix(synthesized: dict[str, Synthesi
     assert variables(synthesized["existing_root"].template, RESTORE_HANDLER)["PREFIX"] == ""
 
 
-def test_planner_concurrency_is_within_the_handlers_range(existing: Synthesized) -> None:
-    assert 1 <= int(variables(existing.template, RESTORE_HANDLER)["CONCURRENCY"]) <= 256
-
-
 def test_planner_asynchronous_invocations_are_not_retried(existing: Synthesized) -> None:
     planner, _ = function_with_handler(existing.template, RESTORE_HANDLER)
     (config,) = [
@@ -129,9 +137,10 @@ def test_planner_asynchronous_invocations_are_not_retried(existing: Synthesized)
     assert config["MaximumRetryAttempts"] == 0
 
 
-def test_worker_environment_names_queue_and_thread_count(existing: Synthesized) -> None:
+def test_worker_environment_names_bucket_queue_and_thread_count(existing: Synthesized) -> None:
     queue, _ = restore_queues(existing.template)
     assert variables(existing.template, WORKER_HANDLER) == {
+        "BUCKET": "existing-backups",
         "RESTORE_QUEUE_URL": {"Ref": queue},
         "CONCURRENCY": "16",
         "POWERTOOLS_SERVICE_NAME": "glacierable-restore-worker",
@@ -177,6 +186,87 @@ def test_restore_queues_are_encrypted_and_tls_only(existing: Synthesized) -> Non
             s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
             for s in policy["Statement"]
         )
+
+
+def queue_policy(template: dict[str, Any], queue: str) -> list[dict[str, Any]]:
+    (policy,) = [
+        p["Properties"]["PolicyDocument"]["Statement"]
+        for p in resources(template, "AWS::SQS::QueuePolicy").values()
+        if p["Properties"]["Queues"] == [{"Ref": queue}]
+    ]
+    statements: list[dict[str, Any]] = policy
+    return statements
+
+
+def role_arn(template: dict[str, Any], handler: str) -> str:
+    _, props = function_with_handler(template, handler)
+    return render(props["Role"], template)
+
+
+def denied(statements: list[dict[str, Any]], template: dict[str, Any], principal: str, action: str) -> bool:
+    """Whether a Deny in `statements` applies to `principal` calling `action` over TLS.
+
+    Knows exactly the conditions the stack writes, and fails on any other: a new condition must be taught
+    here rather than silently read as "does not apply".
+    """
+    for statement in statements:
+        if statement["Effect"] != "Deny" or statement["Principal"] != {"AWS": "*"}:
+            continue
+        if not any(a in ("sqs:*", action) for a in as_list(statement["Action"])):
+            continue
+        applies = True
+        for operator, tests in statement.get("Condition", {}).items():
+            for key, values in tests.items():
+                if (operator, key) == ("Bool", "aws:SecureTransport"):
+                    applies &= values == "true"  # requests here are TLS: this Deny is for plain HTTP
+                elif (operator, key) == ("ArnNotEquals", "aws:PrincipalArn"):
+                    applies &= principal not in {render(v, template) for v in as_list(values)}
+                else:
+                    raise AssertionError(f"unknown condition {operator} {key}")
+        if applies:
+            return True
+    return False
+
+
+CONSUMING_ACTIONS = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+"""What the workers' SQS event source does on the worker's role's behalf."""
+
+
+@pytest.mark.parametrize("config", ALL_CONFIGS)
+def test_restore_queue_refuses_sends_from_anyone_but_the_planner_and_the_worker(
+    synthesized: dict[str, Synthesized], config: str
+) -> None:
+    template = synthesized[config].template
+    queue, _ = restore_queues(template)
+    statements = queue_policy(template, queue)
+    planner, worker = role_arn(template, RESTORE_HANDLER), role_arn(template, WORKER_HANDLER)
+    administrator = "arn:aws:iam::123456789012:role/Administrator"
+    tagger = role_arn(template, TAGGER_HANDLER)
+
+    assert not denied(statements, template, planner, "sqs:SendMessage")
+    assert not denied(statements, template, worker, "sqs:SendMessage")
+    assert denied(statements, template, administrator, "sqs:SendMessage")
+    assert denied(statements, template, tagger, "sqs:SendMessage")
+    # Only sending is limited: the event source's calls, and an operator's look at the queue, are not.
+    for action in (*CONSUMING_ACTIONS, "sqs:GetQueueAttributes"):
+        assert not denied(statements, template, worker, action)
+        assert not denied(statements, template, administrator, action)
+
+
+def test_restore_queue_deny_names_the_two_roles_by_arn(existing: Synthesized) -> None:
+    queue, _ = restore_queues(existing.template)
+    (deny,) = [s for s in queue_policy(existing.template, queue) if s["Action"] == "sqs:SendMessage"]
+    roles = [
+        function_with_handler(existing.template, h)[1]["Role"] for h in (RESTORE_HANDLER, WORKER_HANDLER)
+    ]
+    assert deny == {
+        "Sid": "SendOnlyFromRestoreFunctions",
+        "Effect": "Deny",
+        "Principal": {"AWS": "*"},
+        "Action": "sqs:SendMessage",
+        "Resource": {"Fn::GetAtt": [queue, "Arn"]},
+        "Condition": {"ArnNotEquals": {"aws:PrincipalArn": roles}},
+    }
 
 
 def test_worker_consumes_restore_queue_reporting_batch_item_failures(existing: Synthesized) -> None:
@@ -261,24 +351,37 @@ def test_outputs_name_restore_functions_and_queues(existing: Synthesized) -> Non
 
 
 @pytest.mark.parametrize("config", ALL_CONFIGS)
-def test_planner_may_only_list_under_prefix_and_read_objects_there(
-    synthesized: dict[str, Synthesized], config: str
-) -> None:
-    grants = sorted(s3_grants(synthesized[config].template, RESTORE_HANDLER), key=lambda g: sorted(g[0]))
-    assert grants == [
-        ({"s3:GetObject"}, [OBJECTS[config]], None),
-        ({"s3:ListBucket"}, [f"arn:aws:s3:::{BUCKETS[config]}"], LIST_CONDITIONS[config]),
+def test_planner_may_only_list_under_prefix(synthesized: dict[str, Synthesized], config: str) -> None:
+    # The listing's RestoreStatus needs s3:ListBucket alone; where a listing lacks it, the workers' requests
+    # read S3's answers instead of HEADing each object.
+    assert s3_grants(synthesized[config].template, RESTORE_HANDLER) == [
+        ({"s3:ListBucket"}, [f"arn:aws:s3:::{BUCKETS[config]}"], LIST_CONDITIONS[config])
     ]
 
 
 @pytest.mark.parametrize("config", ALL_CONFIGS)
-def test_worker_may_only_restore_and_head_objects_under_prefix(
+def test_worker_may_only_restore_objects_under_prefix(
     synthesized: dict[str, Synthesized], config: str
 ) -> None:
-    # HeadObject (authorized by s3:GetObject) lets a redelivered batch skip what S3 already accepted.
     assert s3_grants(synthesized[config].template, WORKER_HANDLER) == [
-        ({"s3:RestoreObject", "s3:GetObject"}, [OBJECTS[config]], None)
+        ({"s3:RestoreObject"}, [OBJECTS[config]], None)
     ]
+
+
+READ_ACTIONS = re.compile(r"s3:(\*|Get\*|GetObject.*|\*Object)$")
+"""s3:GetObject (which authorizes HeadObject too), every s3:GetObject* action, and wildcards covering them."""
+
+
+@pytest.mark.parametrize("config", ALL_CONFIGS)
+@pytest.mark.parametrize("handler", [RESTORE_HANDLER, WORKER_HANDLER])
+def test_neither_restore_function_may_read_an_object(
+    synthesized: dict[str, Synthesized], config: str, handler: str
+) -> None:
+    template = synthesized[config].template
+    statements = role_statements(template, handler)
+    actions = {a for s in statements if s["Effect"] == "Allow" for a in as_list(s["Action"])}
+    assert actions, "the walk must see the function's statements"
+    assert {a for a in actions if READ_ACTIONS.match(a) or a == "*"} == set()
 
 
 def test_worker_may_neither_list_nor_tag(existing: Synthesized) -> None:
@@ -339,3 +442,67 @@ def test_tagger_gains_nothing_from_the_restore_fan_out(
     statements = role_statements(template, TAGGER_HANDLER)
     granted = {render(r, template) for s in statements for r in as_list(s["Resource"])}
     assert granted.isdisjoint(restore_arns)
+
+
+# --- the worker's other-bucket guard, with the environment the stack sets ------------------------------
+
+
+def deployed_environment(template: dict[str, Any], handler: str, refs: dict[str, str]) -> dict[str, str]:
+    """The environment as Lambda sets it: a Ref to the stack's bucket is its name, other Refs `refs`."""
+    environment: dict[str, str] = {}
+    for name, value in variables(template, handler).items():
+        if isinstance(value, str):
+            environment[name] = value
+            continue
+        (ref,) = value.values() if set(value) == {"Ref"} else (None,)
+        resource = template["Resources"].get(ref, {}) if isinstance(ref, str) else {}
+        if resource.get("Type") == "AWS::S3::Bucket":
+            environment[name] = resource["Properties"]["BucketName"]
+        elif ref in refs:
+            environment[name] = refs[ref]
+        else:
+            raise AssertionError(f"{name}: no deployed value for {value!r}")
+    return environment
+
+
+def message(message_id: str, batch: Batch) -> dict[str, Any]:
+    return {"messageId": message_id, "body": batch.to_body(), "eventSource": "aws:sqs"}
+
+
+@pytest.mark.parametrize("config", ["existing", "new"])
+def test_worker_refuses_a_batch_for_another_bucket_with_the_environment_the_stack_sets(
+    synthesized: dict[str, Synthesized],
+    config: str,
+    s3: S3Client,
+    endpoint_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    template = synthesized[config].template
+    queue, _ = restore_queues(template)
+    sqs = boto3.client("sqs", endpoint_url=endpoint_url)
+    queue_url = sqs.create_queue(QueueName=f"restore-{uuid.uuid4().hex[:12]}")["QueueUrl"]
+    environment = deployed_environment(template, WORKER_HANDLER, {queue: queue_url})
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    own_bucket = environment["BUCKET"]
+    assert own_bucket == synthesized[config].settings.bucket
+    with contextlib.suppress(s3.exceptions.BucketAlreadyOwnedByYou):
+        s3.create_bucket(Bucket=own_bucket)
+    key = f"{synthesized[config].settings.prefix}duplicity-full.20231110T000000Z.vol1.difftar.gpg"
+    s3.put_object(Bucket=own_bucket, Key=key, Body=b"v", StorageClass="GLACIER")
+    monkeypatch.setattr(restore_worker.metrics, "namespace", "Glacierable")
+    calls = count_restores(s3)
+
+    with restore_worker.s3.use(s3), restore_worker.sqs.use(sqs):
+        result = restore_worker.handler(
+            {
+                "Records": [
+                    message("foreign", Batch("r1", "someone-elses-bucket", Tier.BULK, 1, False, (key,))),
+                    message("own", Batch("r1", own_bucket, Tier.BULK, 1, False, (key,))),
+                ]
+            },
+            FakeLambdaContext("glacierable-worker"),
+        )
+
+    assert result == {"batchItemFailures": [{"itemIdentifier": "foreign"}]}
+    assert calls == Counter({key: 1})  # the stack's own bucket's batch, and only it, was requested

@@ -295,7 +295,7 @@ def test_functions_use_powertools_layer_from_public_ssm_parameter(
     parameter = existing.template["Parameters"][layer["Ref"]]
     assert parameter == {
         "Type": "AWS::SSM::Parameter::Value<String>",
-        "Default": "/aws/service/powertools/python/arm64/python3.14/latest",
+        "Default": "/aws/service/powertools/python/arm64/python3.14/3.37.0",
     }
     assert layer_parameter_name() == parameter["Default"]
 

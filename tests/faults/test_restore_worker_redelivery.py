@@ -1,8 +1,9 @@
-"""The restore worker under faults and redelivery: exactly the failed keys go back, nothing asked for twice.
+"""The restore worker under faults and redelivery: exactly the failed keys go back, nothing started twice.
 
 The worker's S3 client goes through the fault proxy without retries, so that every injected fault is a failed
 key; its SQS client talks to moto directly. Messages come from a real (moto) queue, so redeliveries
-carry SQS's own ApproximateReceiveCount.
+carry SQS's own ApproximateReceiveCount. The worker never HEADs (it holds s3:RestoreObject only): a key asked
+for again is answered 409 in progress or 200 already restored, and reported as such.
 """
 
 from __future__ import annotations
@@ -17,14 +18,21 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from glacierable import restore as restore_module
 from glacierable.batches import Batch
 from glacierable.clients import s3_client
 from glacierable.handlers import restore_worker
 from glacierable.pricing import Tier
+from glacierable.restore import RestoreReport
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.fault_proxy import Fate, LatencyProxy, ProxySettings
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.faults import ISSUE_FAULTS, keys_of, put_objects, restore_headers, unanswered
+from tests.integration.test_restore import (
+    count_operations,
+    hold_restores_in_progress,
+    refuse_restores_in_progress_like_aws,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -95,9 +103,30 @@ Worker = Callable[[list[dict[str, Any]]], dict[str, Any]]
 
 
 @pytest.fixture
-def worker(monkeypatch: pytest.MonkeyPatch, fault_proxy: LatencyProxy, queue: Queue) -> Iterator[Worker]:
-    # A single attempt: no retries.
-    client = s3_client(endpoint_url=fault_proxy.url, max_pool_connections=32, max_attempts=1)
+def worker_s3(fault_proxy: LatencyProxy) -> S3Client:
+    """The worker's S3 client: through the proxy, a single attempt (no retries)."""
+    return s3_client(endpoint_url=fault_proxy.url, max_pool_connections=32, max_attempts=1)
+
+
+@pytest.fixture
+def reports(monkeypatch: pytest.MonkeyPatch) -> list[RestoreReport]:
+    """The report of every batch the worker carries out, in order (the real function, recorded)."""
+    recorded: list[RestoreReport] = []
+    real = restore_module.restore_batch  # what the worker calls
+
+    def recording(*args: Any, **kwargs: Any) -> RestoreReport:
+        recorded.append(real(*args, **kwargs))
+        return recorded[-1]
+
+    monkeypatch.setattr(restore_worker, "restore_batch", recording)
+    return recorded
+
+
+@pytest.fixture
+def worker(
+    monkeypatch: pytest.MonkeyPatch, worker_s3: S3Client, queue: Queue, reports: list[RestoreReport]
+) -> Iterator[Worker]:
+    client = worker_s3
     monkeypatch.setenv("RESTORE_QUEUE_URL", queue.url)
     monkeypatch.setattr(restore_worker, "BASE_DELAY_SECONDS", 0)  # re-queued keys visible at once
     monkeypatch.setattr(restore_worker.metrics, "namespace", "Glacierable")
@@ -131,8 +160,9 @@ def without_restore(s3: S3Client, bucket: str, keys: tuple[str, ...]) -> set[str
     return {key for key, header in restore_headers(s3, bucket, keys).items() if header is None}
 
 
-def test_a_batch_failing_part_way_requeues_exactly_the_failed_keys_and_the_retry_asks_nothing_twice(
+def test_a_batch_failing_part_way_requeues_exactly_the_failed_keys_and_the_retry_starts_nothing_twice(
     worker: Worker,
+    reports: list[RestoreReport],
     fault_proxy: LatencyProxy,
     queue: Queue,
     s3: S3Client,
@@ -155,50 +185,68 @@ def test_a_batch_failing_part_way_requeues_exactly_the_failed_keys_and_the_retry
     # Those whose request S3 carried out, unanswered, are restoring although the worker saw them fail.
     assert without_restore(s3, bucket, archived) == failed - unanswered(fault_proxy, bucket, "RestoreObject")
 
+    carried_out = failed & unanswered(fault_proxy, bucket, "RestoreObject")
+    assert carried_out, "no response was dropped: this test would not show a repeated request's answer"
     fault_proxy.settings = ProxySettings(latency=0.0)
     assert worker([retry_record]) == {"batchItemFailures": []}
 
     assert without_restore(s3, bucket, archived) == set()
-    assert keys_of(fault_proxy.reached("RestoreObject"), bucket) == set(archived)
-    assert fault_proxy.reached("RestoreObject").most_common(1)[0][1] == 1, "a restore reached S3 twice"
+    reached = fault_proxy.reached("RestoreObject")
+    assert keys_of(reached, bucket) == set(archived)
+    # Asked twice: exactly the keys S3 carried out without an answer; S3's 200 says their copy is there.
+    assert keys_of((path for path, n in reached.items() if n > 1), bucket) == carried_out
+    assert max(reached.values()) == 2
+    retry_report = reports[-1]
+    assert (set(retry_report.requested), set(retry_report.extended)) == (failed - carried_out, carried_out)
+    assert "HeadObject" not in fault_proxy.counts_by_operation()
     queue.delete([retry_record])
     assert queue.receive() == []
 
 
-@pytest.mark.parametrize("state", ["ongoing", "completed"])
-def test_a_redelivered_batch_requests_nothing_that_s3_already_accepted(
+@pytest.mark.parametrize("state", ["in_progress", "restored"])
+def test_a_redelivered_batch_starts_nothing_twice_and_reports_what_s3_answers(
     state: str,
     request: pytest.FixtureRequest,
     worker: Worker,
+    worker_s3: S3Client,
+    reports: list[RestoreReport],
     fault_proxy: LatencyProxy,
     queue: Queue,
     s3: S3Client,
+    moto_server: MotoServer,
     bucket: str,
     archived: tuple[str, ...],
 ) -> None:
-    if state == "ongoing":
-        request.getfixturevalue("ongoing_restores")
     queue.send(batch_of(bucket, archived))
     first = queue.receive()
     assert worker(first) == {"batchItemFailures": []}
-    heads_on_first_delivery = fault_proxy.counts_by_operation().get("HeadObject", Counter())
+    if state == "in_progress":
+        request.getfixturevalue("ongoing_restores")  # resets moto's state manager afterwards
+        hold_restores_in_progress(moto_server, s3, bucket, archived)
+        refuse_restores_in_progress_like_aws(worker_s3, truth=s3)  # moto itself answers 200
     queue.make_visible(first)  # the function timed out before Lambda could delete the message
 
+    assert fault_proxy.counts_by_operation().keys() == {"RestoreObject"}, "the first delivery HEADs nothing"
     (again,) = queue.receive()
     assert again["attributes"]["ApproximateReceiveCount"] == "2"
-    fault_proxy.reset_log()
+    operations = count_operations(worker_s3)
     assert worker([again]) == {"batchItemFailures": []}
 
-    assert heads_on_first_delivery == Counter(), "a first delivery must not pay for HEADs"
-    assert fault_proxy.reached("RestoreObject") == {}
-    assert fault_proxy.counts_by_operation()["HeadObject"]["forwarded"] == len(archived)
+    first_report, again_report = reports
+    assert sorted(first_report.requested) == sorted(archived)
+    assert again_report.requested == []
+    answered = again_report.in_progress if state == "in_progress" else again_report.extended
+    assert sorted(answered) == sorted(archived)
+    # One request per key on the redelivery (answered 409 by the AWS-like hook, or 200 by moto), no HEAD.
+    assert operations == Counter({"RestoreObject": len(archived)})
     assert without_restore(s3, bucket, archived) == set()
     queue.delete([again])
     assert queue.receive() == []
 
 
-def test_a_batch_redelivered_because_requeueing_failed_requests_only_what_s3_has_not_accepted(
+def test_a_batch_redelivered_because_requeueing_failed_starts_only_what_s3_has_not_accepted(
     worker: Worker,
+    reports: list[RestoreReport],
     fault_proxy: LatencyProxy,
     queue: Queue,
     s3: S3Client,
@@ -219,7 +267,7 @@ def test_a_batch_redelivered_because_requeueing_failed_requests_only_what_s3_has
     carried_out_unanswered = unanswered(fault_proxy, bucket, "RestoreObject")
 
     assert failed, "no request failed: the fault mix is too gentle for this test"
-    assert carried_out_unanswered, "no response was dropped: this test would not show the HEAD's worth"
+    assert carried_out_unanswered, "no response was dropped: this test would not show S3's 200 answers"
     assert result == {"batchItemFailures": [{"itemIdentifier": first[0]["messageId"]}]}
     queue.make_visible(first)  # Lambda leaves a reported message on the queue: SQS delivers it again
     (again,) = queue.receive()
@@ -227,7 +275,12 @@ def test_a_batch_redelivered_because_requeueing_failed_requests_only_what_s3_has
     fault_proxy.reset_log()
     assert worker([again]) == {"batchItemFailures": []}
 
-    assert keys_of(fault_proxy.reached("RestoreObject"), bucket) == failed - carried_out_unanswered
+    # The whole message is asked for again; S3 starts a restore only for what it never carried out.
+    assert set(fault_proxy.reached("RestoreObject").values()) == {1}
+    assert keys_of(fault_proxy.reached("RestoreObject"), bucket) == set(archived)
+    again_report = reports[-1]
+    assert set(again_report.requested) == failed - carried_out_unanswered
+    assert set(again_report.extended) == set(archived) - (failed - carried_out_unanswered)
     assert without_restore(s3, bucket, archived) == set()
 
 

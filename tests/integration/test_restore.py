@@ -12,11 +12,14 @@ import pytest
 from botocore.exceptions import ClientError
 
 from glacierable.batches import Batch
+from glacierable.listing import ARCHIVED_CLASSES, RestoreState
 from glacierable.pricing import Tier
 from glacierable.restore import KeyFailure, Outcome, request_restores, restore_batch
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from glacierable_dev.emulator import MotoServer
 
 # Two chains in one folder: full T1 + inc T1→T2, then full T3 + inc T3→T4.
 T1, T2, T3, T4 = "20231101T000000Z", "20231102T000000Z", "20231110T000000Z", "20231111T000000Z"
@@ -71,6 +74,71 @@ def count_restores(client: S3Client, calls: Counter[str] | None = None) -> Count
 
     client.meta.events.register("before-parameter-build.s3.RestoreObject", on_call)
     return calls
+
+
+def count_operations(client: S3Client, calls: Counter[str] | None = None) -> Counter[str]:
+    """S3 API calls per operation (ListObjectsV2, HeadObject, RestoreObject…) through `client` from now on."""
+    calls = Counter() if calls is None else calls
+    lock = threading.Lock()
+
+    def on_call(model: Any, **_: Any) -> None:
+        with lock:
+            calls[model.name] += 1
+
+    # Before any hook that answers in S3's stead (before-parameter-build): that request counts as sent.
+    client.meta.events.register("provide-client-params.s3", on_call)
+    return calls
+
+
+def list_restore_states_like_aws(client: S3Client, truth: S3Client) -> None:
+    """`client`'s listings report RestoreStatus, as AWS's do and moto's do not; the states are moto's own
+    (read through `truth`, a client without these hooks)."""
+
+    def add_status(parsed: dict[str, Any], **_: Any) -> None:
+        for item in parsed.get("Contents", []):
+            if item.get("StorageClass") not in ARCHIVED_CLASSES:
+                continue
+            header = truth.head_object(Bucket=parsed["Name"], Key=item["Key"]).get("Restore")
+            if header:
+                state = RestoreState.from_header(header)
+                status: dict[str, Any] = {"IsRestoreInProgress": state.in_progress}
+                if state.expiry is not None:
+                    status["RestoreExpiryDate"] = state.expiry
+                item["RestoreStatus"] = status
+
+    client.meta.events.register("after-call.s3.ListObjectsV2", add_status)
+
+
+def refuse_restores_in_progress_like_aws(client: S3Client, truth: S3Client) -> None:
+    """`client`'s RestoreObject of a key whose restore is ongoing fails 409 RestoreAlreadyInProgress, as on
+    AWS (moto answers 200 and starts nothing); the state is moto's own, read through `truth`."""
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        header = truth.head_object(Bucket=params["Bucket"], Key=params["Key"]).get("Restore") or ""
+        if 'ongoing-request="true"' in header:
+            raise client_error("RestoreAlreadyInProgress", 409)
+
+    client.meta.events.register("before-parameter-build.s3.RestoreObject", refuse)
+
+
+def hold_restores_in_progress(
+    moto_server: MotoServer, truth: S3Client, bucket: str, keys: Iterable[str]
+) -> None:
+    """Put the restores already requested of `keys` in progress, and keep them there until the test ends.
+
+    moto counts reads of each key: with manual progression of N reads, a key's restore status goes from
+    none to IN_PROGRESS after N reads and to RESTORED after N more (until then its header says done). One
+    read at N=1 moves each key to IN_PROGRESS; a huge N then holds it there. The caller's fixture resets it.
+    """
+    moto_server.keep_restores_ongoing(1)
+    for key in keys:
+        header = ""
+        for _ in range(3):  # the status moves on the read after the tick: at most two reads are needed
+            header = truth.head_object(Bucket=bucket, Key=key).get("Restore") or ""
+            if 'ongoing-request="true"' in header:
+                break
+        assert 'ongoing-request="true"' in header, f"{key}: no restore requested, or moto changed: {header!r}"
+    moto_server.keep_restores_ongoing(1_000_000)
 
 
 def fail_restores(

@@ -17,6 +17,7 @@ import pytest
 
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
+from glacierable.restore_flow import unknown_states_warning
 from glacierable.restore_summary import RestoreRefusal
 from glacierable_cli import restore_cmd
 from glacierable_cli.errors import ExitCode
@@ -27,8 +28,10 @@ from tests.integration.test_restore import (
     BETWEEN_CHAINS,
     T3,
     Backup,
+    count_operations,
     count_restores,
     fail_restores,
+    list_restore_states_like_aws,
     upload_two_chains,
 )
 
@@ -84,12 +87,42 @@ def test_restore_requests_the_chain_once_and_never_another_chain(cli: Cli, backu
     assert re.search(r"^requested +3$", result.out, re.MULTILINE)
 
 
-def test_rerun_requests_nothing_new(cli: Cli, backup: Backup) -> None:
+def test_rerun_where_the_listing_reports_restore_states_requests_nothing_new(
+    cli: Cli, backup: Backup, s3: S3Client
+) -> None:
+    cli.on_client.append(lambda client: list_restore_states_like_aws(client, truth=s3))  # as AWS lists
     cli.selection("restore")
     rerun = cli.selection("restore", "--json")
     assert rerun.code == 0
     assert rerun.json()["to_restore_count"] == 0
     assert cli.restores == Counter(dict.fromkeys(backup.new_chain, 1))
+
+
+def test_rerun_where_the_listing_is_silent_is_answered_already_restored_and_heads_nothing(
+    cli: Cli, backup: Backup
+) -> None:
+    # moto lists no restore states: the rerun asks S3 again, one request per object, and S3's 200 says
+    # each copy is already there (its expiry moves; no second retrieval). Before, it HEADed every object.
+    calls: Counter[str] = Counter()
+
+    def counting(client: S3Client) -> None:
+        count_operations(client, calls)
+
+    cli.on_client.append(counting)
+    cli.selection("restore")
+    rerun = cli.selection("restore", "--json")
+    assert rerun.code == 0
+    document = rerun.json()
+    assert document["requests"]["outcome_counts"] == {
+        "requested": 0,
+        "extended": 3,
+        "in_progress": 0,
+        "not_archived": 0,
+        "failed": 0,
+    }
+    assert document["warnings"] == [unknown_states_warning(3)]
+    assert cli.restores == Counter(dict.fromkeys(backup.new_chain, 2))
+    assert calls == Counter({"ListObjectsV2": 2, "RestoreObject": 6})
 
 
 def test_dry_run_requests_nothing(cli: Cli, backup: Backup) -> None:

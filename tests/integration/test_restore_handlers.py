@@ -15,18 +15,24 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from glacierable import restore as restore_module
 from glacierable.batches import Batch
+from glacierable.clients import s3_client
 from glacierable.handlers import restore as restore_handler
 from glacierable.handlers import restore_worker
 from glacierable.pricing import Tier
+from glacierable.restore import RestoreReport
+from glacierable.restore_flow import unknown_states_warning
 from glacierable.restore_summary import RestoreRefusal, read_answer
 from glacierable_dev.lambdas import FakeLambdaContext
 from tests.integration.test_restore import (
     BETWEEN_CHAINS,
     Backup,
     client_error,
+    count_operations,
     count_restores,
     fail_restores,
+    list_restore_states_like_aws,
     upload_two_chains,
 )
 
@@ -331,8 +337,9 @@ def test_retry_delay_doubles_up_to_fifteen_minutes() -> None:
 
 
 def test_restore_then_workers_request_the_chain_once_and_a_rerun_nothing(
-    restore: Any, worker: Any, s3: S3Client, queue: Queue, backup: Backup
+    restore: Any, worker: Any, s3: S3Client, queue: Queue, backup: Backup, endpoint_url: str
 ) -> None:
+    list_restore_states_like_aws(s3, truth=s3_client(endpoint_url=endpoint_url))  # as AWS lists
     calls = count_restores(s3)
     restore({"prefix": "backups/host1"})
     assert worker(queue.drain()) == {"batchItemFailures": []}
@@ -340,3 +347,30 @@ def test_restore_then_workers_request_the_chain_once_and_a_rerun_nothing(
     rerun = restore({"prefix": "backups/host1"})
     assert (rerun["to_restore_count"], rerun["readable_count"]) == (0, 3)
     assert queue.drain() == []
+
+
+def test_where_the_listing_is_silent_a_rerun_is_queued_and_answered_already_restored(
+    restore: Any, worker: Any, s3: S3Client, queue: Queue, backup: Backup, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # moto lists no restore states and the planner reads no object: the rerun queues the chain again, and
+    # S3's 200 to each worker request says the copy is already there (no second retrieval starts).
+    reports: list[RestoreReport] = []
+    real = restore_module.restore_batch  # what the worker calls
+
+    def recording(*args: Any, **kwargs: Any) -> RestoreReport:
+        reports.append(real(*args, **kwargs))
+        return reports[-1]
+
+    monkeypatch.setattr(restore_worker, "restore_batch", recording)
+    operations = count_operations(s3)
+    restore({"prefix": "backups/host1"})
+    assert worker(queue.drain()) == {"batchItemFailures": []}
+    rerun = restore({"prefix": "backups/host1"})
+    assert (rerun["to_restore_count"], rerun["queued"]) == (3, 3)
+    assert rerun["warnings"] == [unknown_states_warning(3)]
+    assert worker(queue.drain()) == {"batchItemFailures": []}
+    assert [report.counts() for report in reports] == [
+        {"requested": 3, "extended": 0, "in_progress": 0, "not_archived": 0, "failed": 0},
+        {"requested": 0, "extended": 3, "in_progress": 0, "not_archived": 0, "failed": 0},
+    ]
+    assert operations == Counter({"ListObjectsV2": 2, "RestoreObject": 6})

@@ -1,13 +1,14 @@
 """Lambda entry point: issue the RestoreObject requests of each queued batch (SQS, ReportBatchItemFailures).
 
 A batch whose keys partly fail is never redelivered whole: only the failed keys go back to the queue as a new
-message (attempt + 1, delayed), and the original message counts as done, so no request S3 already accepted
-is repeated. A message that may have been carried out before (SQS redelivers it, or it holds retried keys,
-whose requests may have reached S3 although the answer was lost) first HEADs its keys and skips those with a
-restore already. At MAX_ATTEMPTS the message itself is reported as failed, and the queue's redrive policy
-moves it to the dead-letter queue (whose alarm tells the operator). Environment: RESTORE_QUEUE_URL (this
-queue), optional BUCKET (batches for another bucket are refused), optional CONCURRENCY (requests at once per
-message).
+message (attempt + 1, delayed), and the original message counts as done. A message that may have been
+carried out before (SQS redelivers it, or it holds retried keys, whose requests may have reached S3 although
+the answer was lost) is simply requested again, with no HEAD first (the worker holds s3:RestoreObject only):
+S3 answers 409 RestoreAlreadyInProgress or 200 already restored for what it accepted before, starting
+nothing twice, and each answer is counted as its own outcome. At MAX_ATTEMPTS the message itself is reported
+as failed, and the queue's redrive policy moves it to the dead-letter queue (whose alarm tells the operator).
+Environment: RESTORE_QUEUE_URL (this queue), BUCKET (batches for another bucket are refused; the stack sets
+it), optional CONCURRENCY (requests at once per message).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -34,7 +35,6 @@ from glacierable.restore import (
     MAX_CONCURRENCY,
     Outcome,
     RestoreReport,
-    already_requested,
     restore_batch,
 )
 
@@ -114,8 +114,9 @@ class BatchResult:
     restore_id: str
     attempt: int
     report: RestoreReport
-    already_requested: int
-    """Keys left out because S3 had already accepted a restore of them (a redelivery, or a retry)."""
+    repeated: bool
+    """The message may have been carried out before (a redelivery, or a retry): its in-progress and extended
+    counts then include keys this worker itself requested earlier."""
 
     def to_json(self) -> dict[str, Any]:
         """The fields of the message's log line."""
@@ -124,7 +125,7 @@ class BatchResult:
             "restore_id": self.restore_id,
             "attempt": self.attempt,
             "counts": self.report.counts(),
-            "already_requested": self.already_requested,
+            "repeated": self.repeated,
         }
         if not self.report.ok:
             line["failed"] = [failure.to_json() for failure in self.report.failed[:MAX_KEYS_LOGGED]]
@@ -175,12 +176,9 @@ def _restore_message(record: SQSRecord, *, settings: Settings, results: list[Bat
             "restore batch for another bucket", extra={"message_id": message_id, "bucket": batch.bucket}
         )
         raise Redeliver("restore batch for another bucket")
-    already: set[str] = set()
-    if batch.attempt > 1 or receive_count(record) > 1:
-        already = already_requested(s3(), batch.bucket, batch.keys, concurrency=settings.concurrency)
-        batch = replace(batch, keys=tuple(key for key in batch.keys if key not in already))
+    repeated = batch.attempt > 1 or receive_count(record) > 1
     report = restore_batch(s3(), batch, concurrency=settings.concurrency)
-    result = BatchResult(message_id, batch.restore_id, batch.attempt, report, len(already))
+    result = BatchResult(message_id, batch.restore_id, batch.attempt, report, repeated)
     results.append(result)
     line = result.to_json()
     if report.ok:
@@ -211,6 +209,6 @@ def _publish(results: Sequence[BatchResult], *, failed_messages: int) -> None:
     counts = total.counts()
     for outcome, name in METRIC_NAMES.items():
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[outcome.value])
-    already = sum(result.already_requested for result in results)
-    metrics.add_metric(name="RestoreAlreadyRequested", unit=MetricUnit.Count, value=already)
+    repeated = sum(result.repeated for result in results)
+    metrics.add_metric(name="RestoreMessagesRepeated", unit=MetricUnit.Count, value=repeated)
     metrics.add_metric(name="RestoreMessagesFailed", unit=MetricUnit.Count, value=failed_messages)
