@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from glacierable.clients import s3_client
 from glacierable.restore_summary import RestoreRefusal, read_answer
-from tests.integration.test_restore import Backup
+from tests.integration.test_restore import Backup, list_restore_states_like_aws
 from tests.integration.test_restore_handlers import Queue, backup, queue, restore
 
 if TYPE_CHECKING:
@@ -24,13 +25,27 @@ def test_keys_queue_exactly_those_keys(restore: Any, queue: Queue, backup: Backu
 
 
 def test_keys_already_restored_are_not_queued_again(
-    restore: Any, queue: Queue, backup: Backup, s3: S3Client, bucket: str
+    restore: Any, queue: Queue, backup: Backup, s3: S3Client, bucket: str, endpoint_url: str
 ) -> None:
+    list_restore_states_like_aws(s3, truth=s3_client(endpoint_url=endpoint_url))  # as AWS lists
     done = backup.new_chain[0]
     s3.restore_object(Bucket=bucket, Key=done, RestoreRequest={"Days": 1})
     result = restore({"keys": [done, backup.new_chain[1]]})
     assert [key for batch in queue.batches() for key in batch.keys] == [backup.new_chain[1]]
     assert (result["readable_count"], result["to_restore_count"]) == (1, 1)
+
+
+def test_where_the_listing_is_silent_every_archived_key_is_queued_with_a_warning(
+    restore: Any, queue: Queue, backup: Backup, s3: S3Client, bucket: str
+) -> None:
+    # The planner reads no object: S3's answer to each request (200 for the restored one) is its state.
+    done = backup.new_chain[0]
+    s3.restore_object(Bucket=bucket, Key=done, RestoreRequest={"Days": 1})
+    result = restore({"keys": [done, backup.new_chain[1]]})
+    assert sorted(key for batch in queue.batches() for key in batch.keys) == sorted(
+        [done, backup.new_chain[1]]
+    )
+    assert any("reports no restore states" in warning for warning in result["warnings"])
 
 
 def test_keys_outside_the_stack_prefix_are_refused_before_anything_is_queued(
