@@ -90,7 +90,6 @@ def prepare(
     request: RestoreRequest,
     *,
     now: int,
-    concurrency: int | None = None,
     restore_id: str | None = None,
 ) -> PreparedRestore:
     """Plan `request` at `now` from one listing and check the plan; raises PlanError, StatusError or
@@ -99,10 +98,8 @@ def prepare(
     Nothing is read per object (the restore Lambda holds s3:ListBucket only): where the listing reports no
     restore states, every archived needed object is to be requested, and S3's answer to each request (202
     new, 409 in progress, 200 already restored) is its state — one request per object instead of a HEAD
-    and a request. The plan then carries a warning saying so. `concurrency` is accepted for the callers'
-    settings; planning makes no concurrent requests.
+    and a request. The plan then carries a warning saying so.
     """
-    del concurrency  # planning lists only: see the docstring
     restore_time = request.restore_time(now=now)
     plan, unknown = _listed_request_plan(client, bucket, request, restore_time)
     if unknown:

@@ -106,7 +106,7 @@ def _restore_locally(args: argparse.Namespace) -> int:
     request = selection.restore_request(args, now)
     client = selection.s3(args)
     try:
-        prepared = restore_flow.prepare(client, args.bucket, request, now=now, concurrency=args.concurrency)
+        prepared = restore_flow.prepare(client, args.bucket, request, now=now)
     except RequestError as error:
         raise UsageError(str(error)) from None
     except (PlanError, StatusError, ListingError) as error:

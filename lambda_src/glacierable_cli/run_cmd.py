@@ -299,7 +299,7 @@ def _request_restores(
         # The function checks the keys against its stack's prefix and queues them for its workers.
         return restore_cmd.invoke_function(args.function, _payload(request)), RestoreReport()
     try:
-        prepared = restore_flow.prepare(client, bucket, request, now=now, concurrency=args.concurrency)
+        prepared = restore_flow.prepare(client, bucket, request, now=now)
     except RequestError as error:
         raise UsageError(str(error)) from None
     except (PlanError, StatusError, ListingError) as error:

@@ -1,7 +1,8 @@
 """Lambda entry point: validate a restore request, plan it, and queue its restores for the workers.
 
 Environment: BUCKET and PREFIX (the stack's; requests are limited to keys under PREFIX), RESTORE_QUEUE_URL
-(the workers' queue), optional CONCURRENCY (HEAD requests at once where the listing lacks restore states).
+(the workers' queue). Planning lists the folder and reads no object (the function may not): where the
+listing reports no restore states, the workers' requests and S3's answers settle them.
 A refused request (invalid, or nothing to plan: RequestError, PlanError) queues nothing and is answered,
 not raised: the answer is a RestoreRefusal (`{"error": {"kind": "refused", ...}}`, see
 glacierable.restore_summary), so an operator's typo never trips the function's errors alarm. Real failures
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
     from mypy_boto3_sqs import SQSClient
 
-DEFAULT_CONCURRENCY = 32
 SEND_ATTEMPTS = 4
 """SendMessageBatch rounds for entries SQS reported as failed (botocore retries whole calls itself)."""
 SEND_RETRY_DELAY = 0.5
@@ -60,7 +60,6 @@ class Settings:
     bucket: str
     queue_url: str
     prefix: str = ""
-    concurrency: int = DEFAULT_CONCURRENCY
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -70,17 +69,14 @@ class Settings:
             raise ConfigError("environment variable BUCKET is required (the bucket to restore from)")
         if not queue_url:
             raise ConfigError("environment variable RESTORE_QUEUE_URL is required (the workers' queue)")
-        raw = env.get("CONCURRENCY", str(DEFAULT_CONCURRENCY)).strip()
-        if not raw.isdigit() or not 1 <= int(raw) <= 256:
-            raise ConfigError(f"CONCURRENCY must be a whole number from 1 to 256, got {raw!r}")
         try:
             prefix = key_prefix(env.get("PREFIX", ""))
         except PrefixError as error:
             raise ConfigError(f"PREFIX {error}") from None
-        return cls(bucket=bucket, queue_url=queue_url, prefix=prefix, concurrency=int(raw))
+        return cls(bucket=bucket, queue_url=queue_url, prefix=prefix)
 
 
-s3 = LazyClient(lambda: s3_client(max_pool_connections=DEFAULT_CONCURRENCY))
+s3 = LazyClient(s3_client)  # planning lists, one page after another
 sqs = LazyClient(sqs_client)
 
 
@@ -96,9 +92,7 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
     try:
         request = RestoreRequest.from_json(event, now=now, stack_prefix=settings.prefix)
         logger.info("restore requested", extra={"request": request.to_json(), "bucket": settings.bucket})
-        prepared = prepare(
-            s3(), settings.bucket, request, now=now, concurrency=settings.concurrency, restore_id=restore_id
-        )
+        prepared = prepare(s3(), settings.bucket, request, now=now, restore_id=restore_id)
     except (RequestError, PlanError) as error:
         refusal = RestoreRefusal(type(error).__name__, str(error), restore_id)
         logger.warning("restore refused", extra={"error": str(error), "error_type": refusal.error_type})
