@@ -31,7 +31,7 @@ from glacierable_dev.duplicity_runner import DUPLICITY, PAR2, PAR2_MISSING_REASO
 from glacierable_dev.emulator import MotoServer
 from glacierable_dev.source_tree import compare, hash_tree, write_random
 from tests.duplicity_oracle import parse_required_volumes
-from tests.integration.test_restore import count_restores
+from tests.integration.test_restore import count_restores, list_restore_states_like_aws
 
 pytestmark = pytest.mark.duplicity
 
@@ -98,7 +98,8 @@ def backup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backup]:
 
 @pytest.fixture
 def env(backup: Backup, monkeypatch: pytest.MonkeyPatch) -> Backup:
-    """The user's shell: duplicity's environment (PASSPHRASE, gpg home) and a counting S3 client."""
+    """The user's shell: duplicity's environment (PASSPHRASE, gpg home), and an S3 client that counts
+    restores and lists restore states as AWS does."""
     for name, value in backup.runner.environment().items():
         monkeypatch.setenv(name, value)
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
@@ -107,6 +108,9 @@ def env(backup: Backup, monkeypatch: pytest.MonkeyPatch) -> Backup:
     def counting_client(**kwargs: Any) -> Any:
         client = s3_client(**kwargs)
         count_restores(client, backup.restores)
+        # AWS's listings report restore states, moto's do not: without them a rerun re-requests every
+        # archived volume and reads S3's "already restored" answers (tests/integration/test_restore*.py).
+        list_restore_states_like_aws(client, truth=s3_client(**kwargs))
         return client
 
     monkeypatch.setattr(selection, "s3_client", counting_client)
