@@ -18,11 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from glacierable.aws_errors import error_code
 from glacierable.bucket_config import check_bucket_region
 from glacierable.clients import s3_client
+from glacierable.handlers.custom_resource import dispatch, remove_from
 from glacierable.handlers.lazy import LazyClient
 from glacierable.lifecycle import (
     ABORT_MPU_RULE_ID,
@@ -136,15 +135,9 @@ def _delete(
         # Only a failed Create leaves no bucket to name; it wrote nothing, so there is nothing to undo.
         logger.warning("delete without a bucket: nothing to remove", physical_resource_id=old_id)
         return {"PhysicalResourceId": old_id}
-    try:
-        removed = remove_our_rules(client, bucket, sleep=sleep)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchBucket":
-            raise
-        logger.info("bucket is gone: nothing to remove", bucket=bucket)
-        return {"PhysicalResourceId": old_id}
-    logger.info("lifecycle rules removed", bucket=bucket, removed=removed)
-    return {"PhysicalResourceId": old_id}
+    return remove_from(
+        logger, bucket, old_id, lambda: remove_our_rules(client, bucket, sleep=sleep), what="lifecycle rules"
+    )
 
 
 def on_event(
@@ -158,20 +151,15 @@ def on_event(
 
     `sleep` is the pause between attempts at a write that met another in progress (time.sleep).
     """
-    request_type = event.get("RequestType")
-    logger.info(
-        "lifecycle custom resource request",
-        request_type=request_type,
-        physical_resource_id=event.get("PhysicalResourceId"),
-        properties=event.get("ResourceProperties"),
-    )
-    if request_type in ("Create", "Update"):
+
+    def apply() -> dict[str, Any]:
         settings = parse_properties(event.get("ResourceProperties") or {})
         check_bucket_region(client, settings.bucket, region)
         return _apply(client, settings, sleep)
-    if request_type == "Delete":
-        return _delete(client, event, sleep)
-    raise ValueError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
+
+    return dispatch(
+        event, logger, kind="lifecycle", apply=apply, delete=lambda: _delete(client, event, sleep)
+    )
 
 
 @logger.inject_lambda_context

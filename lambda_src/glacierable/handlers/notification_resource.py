@@ -18,11 +18,10 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import ClientError
 
-from glacierable.aws_errors import error_code
 from glacierable.bucket_config import check_bucket_region
 from glacierable.clients import s3_client
+from glacierable.handlers.custom_resource import dispatch, remove_from
 from glacierable.handlers.lazy import LazyClient
 from glacierable.notification_store import apply_notifications, remove_notifications
 from glacierable.notifications import (
@@ -99,15 +98,14 @@ def _delete(
         # Only a failed Create leaves a physical ID that is not ours; it wrote nothing.
         logger.warning("delete of a deployment that wrote nothing", physical_resource_id=old_id)
         return {"PhysicalResourceId": old_id}
-    try:
-        removed = remove_notifications(client, deployment, sleep=sleep)
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchBucket":
-            raise
-        logger.info("bucket is gone: nothing to remove", bucket=deployment.bucket)
-        return {"PhysicalResourceId": old_id}
-    logger.info("notifications removed", bucket=deployment.bucket, events=deployment.mode, removed=removed)
-    return {"PhysicalResourceId": old_id}
+    return remove_from(
+        logger,
+        deployment.bucket,
+        old_id,
+        lambda: remove_notifications(client, deployment, sleep=sleep),
+        what="notifications",
+        events=deployment.mode,
+    )
 
 
 def on_event(
@@ -121,18 +119,13 @@ def on_event(
 
     `sleep` is the pause between attempts at a write that met another in progress (time.sleep).
     """
-    request_type = event.get("RequestType")
-    logger.info(
-        "notification custom resource request",
-        request_type=request_type,
-        physical_resource_id=event.get("PhysicalResourceId"),
-        properties=event.get("ResourceProperties"),
+    return dispatch(
+        event,
+        logger,
+        kind="notification",
+        apply=lambda: _apply(client, event, region, sleep),
+        delete=lambda: _delete(client, event, sleep),
     )
-    if request_type in ("Create", "Update"):
-        return _apply(client, event, region, sleep)
-    if request_type == "Delete":
-        return _delete(client, event, sleep)
-    raise ValueError(f"unknown RequestType {request_type!r}; expected Create, Update or Delete")
 
 
 @logger.inject_lambda_context
