@@ -1,8 +1,9 @@
 """The demo's story, step by step: real duplicity backups on an embedded S3, tagged, archived, and restored.
 
 Every step calls the code the product runs: the tagger, restore and worker Lambda handlers with the events
-Lambda would deliver, `glacierable lifecycle apply`'s merge, and `glacierable plan | restore --wait`. Only
-S3 itself is emulated (a moto server), and the lifecycle transition, which the emulator never performs.
+Lambda would deliver, `glacierable lifecycle apply`'s merge, `glacierable plan | restore --wait` and
+`glacierable run -- duplicity restore …`. Only S3 itself is emulated (a moto server), with the lifecycle
+transition and the expiry of restored copies, which the emulator never performs.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 from glacierable_dev.story_archive import ArchiveSteps
 from glacierable_dev.story_base import RestoreHook, StoryFailed, StoryOptions, StoryResult
 from glacierable_dev.story_recovery import RecoverySteps
+from glacierable_dev.story_run import RunSteps
 
 
 def run_story(
@@ -58,7 +60,7 @@ def run_story(
     raise AssertionError("unreachable")  # pragma: no cover  (ExitStack does not swallow exceptions)
 
 
-class _Story(ArchiveSteps, RecoverySteps):
+class _Story(ArchiveSteps, RecoverySteps, RunSteps):
     def run(self) -> StoryResult:
         started = time.monotonic()
         self.p.say(
@@ -87,6 +89,7 @@ class _Story(ArchiveSteps, RecoverySteps):
             problems=self.problems,
             mismatches=self.mismatches,
             timings=self.timings,
+            one_file=self.one_file,
         )
 
     def _lambdas(self) -> LocalLambdas:
@@ -110,6 +113,8 @@ class _Story(ArchiveSteps, RecoverySteps):
             self.fan_out()
         with self.timings.measure("7. duplicity restore and verify"):
             self.restore_and_verify()
+        with self.timings.measure("8. glacierable run: one file, whole tree"):
+            self.one_file_then_tree()
 
     # --- end -----------------------------------------------------------------------------------------
 
@@ -122,7 +127,7 @@ class _Story(ArchiveSteps, RecoverySteps):
             )
         if ok:
             self.p.say(
-                f"OK: both restores equal the source at their time, file by file ({elapsed:.0f} s).", indent=0
+                f"OK: every restore equals the source at its time, file by file ({elapsed:.0f} s).", indent=0
             )
             return
         for problem in self.problems:

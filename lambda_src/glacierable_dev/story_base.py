@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +20,7 @@ from glacierable_dev.report import (
     Timings,
 )
 from glacierable_dev.source_tree import Changes
+from glacierable_dev.story_text import quote_demo, without_boto3_notice
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,7 +47,8 @@ class StoryOptions:
     passphrase: str = "glacierable-demo-passphrase"
     storage_class: str = "GLACIER"
     days: int = 1
-    poll_interval: float = 0.5
+    poll_interval: float = 0.2
+    """Seconds between polls while waiting: the emulator counts reads, not seconds (`ongoing_reads`)."""
     ongoing_reads: int = 3
     """Status reads each restore stays "in progress" for in the emulator."""
 
@@ -66,6 +70,8 @@ class StoryResult:
     problems: list[str] = field(default_factory=list)
     mismatches: dict[str, list[str]] = field(default_factory=dict)
     timings: Timings = field(default_factory=Timings)
+    one_file: str | None = None
+    """The file step 8 restores on its own (a path relative to the backed-up folder), once chosen."""
 
 
 class StoryFailed(RuntimeError):
@@ -115,6 +121,7 @@ class StoryBase:
         self.mismatches: dict[str, list[str]] = {}
         self.cost_before = 0.0
         self.cost_after = 0.0
+        self.one_file: str | None = None
         self.now = int(time.time())
         # Daily backups over the last three days, on the hour: full, then two incrementals.
         first = self.now // 3600 * 3600 - 3 * DAY
@@ -139,3 +146,32 @@ class StoryBase:
 
     def short(self, key: str) -> str:
         return key[len(self.folder) :] if key.startswith(self.folder) else key
+
+    def cli(self, argv: list[str], *, env: Mapping[str, str] | None = None) -> str:
+        """Run the real `glacierable` command, as a user would, show what it prints, and return it.
+
+        `env`: the user's shell for commands that run duplicity (its passphrase, gpg home, PATH).
+        """
+        shown = self.shorten(" ".join(quote_demo(arg) for arg in argv))
+        self.p.command(f"glacierable {shown}")
+        completed = subprocess.run(
+            [sys.executable, "-m", "glacierable_cli", *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,  # progress and summary in the order the user would see them
+            text=True,
+            env=None if env is None else dict(env),
+            check=False,
+        )
+        if self.options.passphrase in completed.stdout:
+            # Never shown, even on failure: the demo's passphrase stands for the user's.
+            raise StoryFailed(f"glacierable {argv[0]} printed duplicity's passphrase")
+        output = self.shorten(without_boto3_notice(completed.stdout).rstrip("\n"))
+        self.p.block(output)
+        if completed.returncode != 0:
+            raise StoryFailed(f"glacierable {argv[0]} exited with {completed.returncode}")
+        return output
+
+    def shorten(self, text: str) -> str:
+        """`text` with the work folder abbreviated to $WORK, as the demo shows paths."""
+        return text.replace(str(self.workdir), "$WORK")

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections import Counter
 from typing import TYPE_CHECKING
@@ -27,7 +25,7 @@ if TYPE_CHECKING:
     pass
 
 from glacierable_dev.story_base import StoryBase, StoryFailed
-from glacierable_dev.story_text import display_command, quote_demo
+from glacierable_dev.story_text import display_command
 
 
 class RecoverySteps(StoryBase):
@@ -111,21 +109,6 @@ class RecoverySteps(StoryBase):
                 self.options.bucket, request.folder, self.now, request.prefixes, self.server.url
             )
         )
-
-    def cli(self, argv: list[str]) -> None:
-        """Run the real `glacierable` command, as a user would, and show what it prints."""
-        self.p.command("glacierable " + " ".join(quote_demo(arg) for arg in argv))
-        completed = subprocess.run(
-            [sys.executable, "-m", "glacierable_cli", *argv],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,  # progress and summary in the order the user would see them
-            text=True,
-            check=False,
-        )
-        self.p.block(completed.stdout.rstrip("\n"))
-        if completed.returncode != 0:
-            raise StoryFailed(f"glacierable {argv[0]} exited with {completed.returncode}")
 
     # --- 7 -----------------------------------------------------------------------------------------
 
