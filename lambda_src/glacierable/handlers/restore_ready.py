@@ -141,6 +141,7 @@ def _check_message(record: SQSRecord, *, settings: Settings) -> None:
     line = {"restore_id": check.restore_id, "checks": check.checks}
     if not check.due(now):
         _send(settings, check, now)
+        metrics.add_metric(name="ReadyCheckDeferred", unit=MetricUnit.Count, value=1)
         return
     try:
         plan, unknown = listed_request_plan(s3(), check.bucket, check.request, check.restore_time)
