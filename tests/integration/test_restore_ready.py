@@ -26,12 +26,14 @@ from glacierable.restore_request import RestoreRequest
 from glacierable.restore_summary import NO_NOTIFICATION, RestoreSummary
 from glacierable_cli import selection
 from glacierable_dev.lambdas import FakeLambdaContext
+from tests.integration.conftest import Cli
 from tests.integration.test_restore import (
     Backup,
     count_operations,
     hold_restores_in_progress,
     list_restore_states_like_aws,
 )
+from tests.integration.test_restore_cli import FakeLambda, use_lambda
 from tests.integration.test_restore_handlers import NAMESPACE, Queue, backup, queue, restore, worker
 
 if TYPE_CHECKING:
@@ -290,3 +292,40 @@ def test_a_check_for_another_bucket_is_refused(
     record = {"messageId": "m1", "body": other.to_body(), "eventSource": "aws:sqs"}
     assert checker([record], 100) == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert checks.take() == [] and notifications.received() == []
+
+
+# --- what the CLI says ---------------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("notifying")
+def test_restore_through_the_function_says_a_message_will_come(
+    cli: Cli,
+    restore: Any,
+    notifications: Notifications,
+    monkeypatch: pytest.MonkeyPatch,
+    backup: Backup,
+) -> None:
+    use_lambda(monkeypatch, FakeLambda(lambda payload: (restore(payload), None)))
+    result = cli("restore", "--function", "fn", "--prefix", "backups/host1")
+    assert result.code == 0, result.err
+    text = " ".join(result.out.split())  # the renderer wraps long lines
+    assert f"a message on {notifications.topic_arn} will say when everything is readable" in text
+    assert "you may close this terminal" in text
+    # The handler's own log lines share stdout here, as JSON too: pick the CLI's record.
+    records = cli("restore", "--function", "fn", "--prefix", "backups/host1", "--json").records()
+    (answer,) = [record for record in records if record.get("record") == "restore"]
+    assert answer["notify"] == notifications.topic_arn
+
+
+def test_restore_through_a_function_without_a_topic_says_no_message_will_come(
+    cli: Cli, restore: Any, monkeypatch: pytest.MonkeyPatch, backup: Backup
+) -> None:
+    use_lambda(monkeypatch, FakeLambda(lambda payload: (restore(payload), None)))
+    result = cli("restore", "--function", "fn", "--prefix", "backups/host1")
+    assert "no message will say when it is ready" in " ".join(result.out.split())
+
+
+def test_local_restore_says_nothing_of_a_message(cli: Cli, backup: Backup) -> None:
+    result = cli.selection("restore")
+    assert result.code == 0, result.err
+    assert "message" not in result.out and "notify" not in cli.selection("restore", "--json").json()

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
 METRIC_NAMES = {
+    Verdict.WAITING: "RestoreNotReadyYet",
     Verdict.READY: "RestoreReadyNotified",
     Verdict.LATE: "RestoreLateNotified",
     Verdict.GAVE_UP: "RestoreCheckGaveUp",
@@ -162,6 +163,7 @@ def _check_message(record: SQSRecord, *, settings: Settings) -> None:
     )
     if verdict is not Verdict.WAITING:
         _publish(sns(), settings.topic_arn, check, state, verdict, now)
+    metrics.add_metric(name=METRIC_NAMES[verdict], unit=MetricUnit.Count, value=1)
     if verdict in (Verdict.WAITING, Verdict.LATE):
         _send(settings, check.after_check(now, verdict), now)
 
@@ -178,7 +180,6 @@ def _publish(
             "could not publish", extra={"restore_id": check.restore_id, "error": describe_error(error)}
         )
         raise Redeliver("could not publish") from error
-    metrics.add_metric(name=METRIC_NAMES[verdict], unit=MetricUnit.Count, value=1)
 
 
 def _send(settings: Settings, check: ReadyCheck, now: int) -> None:
