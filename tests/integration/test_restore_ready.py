@@ -329,3 +329,14 @@ def test_local_restore_says_nothing_of_a_message(cli: Cli, backup: Backup) -> No
     result = cli.selection("restore")
     assert result.code == 0, result.err
     assert "message" not in result.out and "notify" not in cli.selection("restore", "--json").json()
+
+
+def test_a_check_that_cannot_be_queued_leaves_the_restore_queued_and_says_no_message_will_come(
+    restore: Any, queue: Queue, monkeypatch: pytest.MonkeyPatch, notifications: Notifications, backup: Backup
+) -> None:
+    missing = queue.url.rsplit("/", 1)[0] + "/no-such-queue"
+    monkeypatch.setenv("READY_QUEUE_URL", missing)
+    monkeypatch.setenv("NOTIFY_TOPIC_ARN", notifications.topic_arn)
+    answer = RestoreSummary.from_json(restore({"prefix": "backups/host1"}))
+    assert answer.queued == 3 and answer.notify == NO_NOTIFICATION
+    assert any(w.startswith("no message will say when this restore is ready") for w in answer.warnings)
