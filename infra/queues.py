@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -33,3 +35,25 @@ def encrypted_queue(
 def dead_letter_queue(scope: Construct, id_: str = "DeadLetterQueue") -> sqs.Queue:
     """An encrypted queue keeping its messages for 14 days."""
     return encrypted_queue(scope, id_, retention_period=DEAD_LETTER_RETENTION)
+
+
+def accept_sends_only_from(queue: sqs.Queue, *functions: lambda_.Function, sid: str) -> None:
+    """Deny sqs:SendMessage on `queue` to every principal but these functions' roles.
+
+    Identity policies elsewhere in the account must not be enough to make these functions act (spend money
+    on retrievals, publish). Receiving and deleting (the consumers' event source) are not affected.
+    """
+    roles = [function.role for function in functions]
+    if any(role is None for role in roles):
+        raise TypeError(f"every function that sends to {queue.node.path} needs a role")
+    queue.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid=sid,
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["sqs:SendMessage"],
+            resources=[queue.queue_arn],
+            # aws:PrincipalArn is the role's ARN for a Lambda function's assumed-role session.
+            conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in roles if role]}},
+        )
+    )

@@ -12,7 +12,7 @@ from constructs import Construct
 
 from infra.grants import grant_objects_under_prefix
 from infra.powertools import PowertoolsFunction
-from infra.queues import dead_letter_queue, encrypted_queue
+from infra.queues import accept_sends_only_from, dead_letter_queue, encrypted_queue
 
 RESTORE_HANDLER = "glacierable.handlers.restore.handler"
 WORKER_HANDLER = "glacierable.handlers.restore_worker.handler"
@@ -129,25 +129,5 @@ class RestoreFanOut(Construct):
                 report_batch_item_failures=True,
             )
         )
-        self._accept_sends_only_from(self.function, self.worker)
-
-    def _accept_sends_only_from(self, *functions: lambda_.Function) -> None:
-        """Deny sqs:SendMessage on the queue to every principal but these functions' roles.
-
-        Whoever can enqueue a batch spends money on retrievals: identity policies elsewhere in the account
-        must not be enough. Receiving and deleting (the workers' event source) are not affected.
-        """
-        roles = [function.role for function in functions]
-        if any(role is None for role in roles):
-            raise TypeError("every function that sends to the restore queue needs a role")
-        self.queue.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="SendOnlyFromRestoreFunctions",
-                effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
-                actions=["sqs:SendMessage"],
-                resources=[self.queue.queue_arn],
-                # aws:PrincipalArn is the role's ARN for a Lambda function's assumed-role session.
-                conditions={"ArnNotEquals": {"aws:PrincipalArn": [role.role_arn for role in roles if role]}},
-            )
-        )
+        # Whoever can enqueue a batch spends money on retrievals.
+        accept_sends_only_from(self.queue, self.function, self.worker, sid="SendOnlyFromRestoreFunctions")

@@ -40,6 +40,8 @@ CONTEXT_KEYS = (
     "events",
     "alarm_email",
     "alarm_topic_arn",
+    "notify_email",
+    "notify_topic_arn",
 )
 """Every context key the app reads; anything else in the context is not ours and is ignored."""
 
@@ -79,6 +81,9 @@ class Settings:
     events: str = EVENTS_EVENTBRIDGE
     alarm_email: str | None = None
     alarm_topic_arn: str | None = None
+    notify_email: str | None = None
+    """Where "your restore is ready" messages go, when not to the alarm topic (a new topic of its own)."""
+    notify_topic_arn: str | None = None
 
     @property
     def stack_name(self) -> str:
@@ -117,11 +122,19 @@ def load_settings(context: Mapping[str, Any]) -> Settings:
         events=check("events", _events, EVENTS_EVENTBRIDGE),
         alarm_email=check("alarm_email", _optional(_email), None),
         alarm_topic_arn=check("alarm_topic_arn", _optional(_topic_arn), None),
+        notify_email=check("notify_email", _optional(_email), None),
+        notify_topic_arn=check("notify_topic_arn", _optional(_topic_arn), None),
     )
     if settings.alarm_email and settings.alarm_topic_arn:
         problems.append(
             "alarm_email, alarm_topic_arn: give one or the other (a new topic with an email subscription, "
             "or an existing topic), not both"
+        )
+    if settings.notify_email and settings.notify_topic_arn:
+        problems.append(
+            "notify_email, notify_topic_arn: give one or the other (a new topic with an email subscription, "
+            "or an existing topic) for restore notifications, not both; without either, they go to the "
+            "alarm topic"
         )
     if problems:
         raise SettingsError(problems)
@@ -212,7 +225,7 @@ def _optional(parse: Callable[[Any], str]) -> Callable[[Any], str | None]:
 
 def _email(raw: Any) -> str:
     if not isinstance(raw, str) or not _EMAIL.fullmatch(raw.strip()):
-        raise ValueError(f"{raw!r} is not an email address (the alarms' SNS subscription)")
+        raise ValueError(f"{raw!r} is not an email address (an SNS email subscription)")
     return raw.strip()
 
 

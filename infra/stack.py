@@ -15,6 +15,7 @@ from infra.archive_rule import ExistingBucketArchiveRule, native_lifecycle_rules
 from infra.monitoring import AlarmTopic, Monitoring
 from infra.notifications import BucketNotifications
 from infra.powertools import lambda_code, powertools_layer
+from infra.ready import NotifyTopic, ReadyChecks
 from infra.reconciler import Reconciler
 from infra.restore import RestoreFanOut
 from infra.settings import Settings
@@ -104,6 +105,31 @@ class GlacierableStack(Stack):
         functions["Restore"] = self.restore.function
         functions["RestoreWorker"] = self.restore.worker
         self.alarm_topic = self._alarm_topic(settings)
+        self.notify_topic = self._notify_topic(settings) or self.alarm_topic
+        self.ready: ReadyChecks | None = None
+        if self.notify_topic:  # no topic, no notification: the restore's answer says so
+            self.ready = ReadyChecks(
+                self,
+                "Ready",
+                bucket=self.bucket,
+                prefix=settings.prefix,
+                topic=self.notify_topic,
+                planner=self.restore.function,
+                code=code,
+                layer=layer,
+            )
+            functions["RestoreReady"] = self.ready.function
+        ready_dead_letters = (
+            {
+                "ReadyDeadLetterQueue": (
+                    self.ready.dead_letter_queue,
+                    "Ready checks the checker failed on after every attempt: no message will say when those "
+                    "restores are ready; see the checker's log, and follow them with glacierable status",
+                )
+            }
+            if self.ready
+            else {}
+        )
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -124,6 +150,7 @@ class GlacierableStack(Stack):
                     "Scheduled sweeps EventBridge could not start after its retries (throttled, or the "
                     "function missing): recent objects may be untagged; invoke the reconcile function",
                 ),
+                **ready_dead_letters,
             },
             functions=functions,
             metric_alarms={
@@ -181,6 +208,15 @@ class GlacierableStack(Stack):
             else "none: redeploy with -c alarm_email=ADDRESS or -c alarm_topic_arn=ARN to be notified",
             description="Where every alarm of this stack notifies (ALARM state only)",
         )
+        CfnOutput(
+            self,
+            "NotifyTopicArn",
+            value=self.notify_topic.topic_arn
+            if self.notify_topic
+            else "none: redeploy with -c notify_email=ADDRESS (or an alarm topic) to be told when a restore "
+            "is ready",
+            description="Where a message says that a restore is ready, late, or no longer checked",
+        )
 
     def _configuration_writers(self) -> list[IConstruct]:
         """What else writes the bucket's configuration: S3 refuses a write while another is in progress."""
@@ -195,6 +231,14 @@ class GlacierableStack(Stack):
             return AlarmTopic(self, "Alarms", email=settings.alarm_email).topic
         if settings.alarm_topic_arn:
             return sns.Topic.from_topic_arn(self, "AlarmTopic", settings.alarm_topic_arn)
+        return None
+
+    def _notify_topic(self, settings: Settings) -> sns.ITopic | None:
+        """Restore notifications' own topic, when given (else they go to the alarm topic)."""
+        if settings.notify_email:
+            return NotifyTopic(self, "Notify", email=settings.notify_email).topic
+        if settings.notify_topic_arn:
+            return sns.Topic.from_topic_arn(self, "NotifyTopic", settings.notify_topic_arn)
         return None
 
     def _new_bucket(self, settings: Settings) -> s3.Bucket:

@@ -117,6 +117,17 @@ def sqs_client(*, max_attempts: int = MAX_ATTEMPTS) -> SQSClient:
     return client
 
 
+def sns_client(*, max_attempts: int = MAX_ATTEMPTS) -> Any:
+    """An SNS client with the same retries; the endpoint comes from the environment.
+
+    Typed Any: no SNS stubs are installed; the caller types what it uses (handlers.restore_ready.Publisher).
+    """
+    config = Config(retries={"mode": "standard", "total_max_attempts": max_attempts}, connect_timeout=10)
+    client = boto3.session.Session().client("sns", config=config)
+    give_up_when_unreachable(client, "SNS", max_attempts=max_attempts)
+    return client
+
+
 def give_up_when_unreachable(client: BaseClient, service: str, *, max_attempts: int = MAX_ATTEMPTS) -> None:
     """Limit `client` to CONNECT_ATTEMPTS quick attempts when it cannot connect, then raise a clear error.
 

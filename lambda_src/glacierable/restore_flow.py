@@ -101,17 +101,18 @@ def prepare(
     and a request. The plan then carries a warning saying so.
     """
     restore_time = request.restore_time(now=now)
-    plan, unknown = _listed_request_plan(client, bucket, request, restore_time)
+    plan, unknown = listed_request_plan(client, bucket, request, restore_time)
     if unknown:
         plan = replace(plan, warnings=(*plan.warnings, unknown_states_warning(unknown)))
     request.check_plan(plan)
     return PreparedRestore(bucket, request, restore_time, plan, restore_id or new_restore_id(now))
 
 
-def _listed_request_plan(
+def listed_request_plan(
     client: S3Client, bucket: str, request: RestoreRequest, restore_time: int
 ) -> tuple[RestorePlan, int]:
-    """`request`'s plan from one listing only, and how many of its objects to restore have unknown states."""
+    """`request`'s plan from one listing only (s3:ListBucket), and how many of its objects to restore have
+    unknown states (the listing reports none: each is counted as archived with no restore)."""
     if not request.keys:
         listed = plan_from_listing(client, bucket, request.folder, restore_time, request.prefixes)
         return listed.plan, len(listed.unknown_states)
@@ -285,3 +286,12 @@ def hours_range(plan: RestorePlan, tier: Tier) -> tuple[float, float] | None:
     if not ranges:
         return None
     return max(low for low, _ in ranges), max(high for _, high in ranges)
+
+
+def longest_hours(plan: RestorePlan, request: RestoreRequest) -> float:
+    """The documented longest time of `plan`'s outstanding restores with `request`'s tier (0: none), or with
+    Standard where an Expedited request may fall back to it."""
+    tiers = [request.tier]
+    if request.tier is Tier.EXPEDITED and request.expedited_fallback:
+        tiers.append(Tier.STANDARD)
+    return max((span[1] for span in (hours_range(plan, tier) for tier in tiers) if span), default=0.0)

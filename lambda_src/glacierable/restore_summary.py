@@ -19,6 +19,9 @@ from glacierable.pricing import RestoreCost, Tier, cost_from_json, parse_tier
 GROUPS = ("needed", "to_restore", "readable", "in_progress")
 
 
+NO_NOTIFICATION = "none"
+"""`notify` when the stack has no topic to tell the user on (or the notification could not be scheduled)."""
+
 REFUSED = "refused"
 """The `kind` of a RestoreRefusal: the request was refused before anything was planned or queued."""
 
@@ -102,6 +105,14 @@ class RestoreSummary:
     cost: RestoreCost | None
     batches: int | None = None
     queued: int | None = None
+    notify: str | None = None
+    """The restore Lambda's word on the ready notification: the SNS topic ARN a message will come on when
+    everything is readable, or NO_NOTIFICATION; None where nothing was said (local mode, a dry run)."""
+
+    @property
+    def notifies(self) -> bool:
+        """A message will come when everything is readable."""
+        return self.notify is not None and self.notify != NO_NOTIFICATION
 
     @property
     def restore_time_text(self) -> str:
@@ -136,6 +147,8 @@ class RestoreSummary:
             result["batches"] = self.batches
         if self.queued is not None:
             result["queued"] = self.queued
+        if self.notify is not None:
+            result["notify"] = self.notify
         return result
 
     @classmethod
@@ -163,6 +176,7 @@ class RestoreSummary:
                 cost=None if cost is None else cost_from_json(_get(data, "cost", Mapping)),
                 batches=_optional(data, "batches"),
                 queued=_optional(data, "queued"),
+                notify=None if data.get("notify") is None else _get(data, "notify", str),
             )
         except (KeyError, TypeError, ValueError) as error:
             raise SummaryError(f"not a restore summary: {error}") from None

@@ -142,6 +142,8 @@ def _after_request(
         return ExitCode.FAILED
     if request.dry_run:
         return ExitCode.OK
+    if not args.json:
+        show_notification(render, summary, closing="you may close this terminal")
     if not args.wait:
         if not args.json:
             render.line("next: check progress with the time pinned (a later backup would change 'now'):")
@@ -292,6 +294,24 @@ def lambda_client() -> LambdaClient:
         retries={"mode": "standard", "max_attempts": 3},
     )
     return boto3.session.Session().client("lambda", config=config)
+
+
+def show_notification(render: Renderer, summary: RestoreSummary, *, closing: str, err: bool = False) -> None:
+    """What the restore Lambda said of its ready message (nothing in local mode, which sends none)."""
+    if summary.notify is None:
+        return
+    if summary.notifies:
+        render.line(
+            f"a message on {summary.notify} will say when everything is readable (or that it is late), "
+            f"with the duplicity command: {closing}",
+            err=err,
+        )
+    else:
+        render.line(
+            "no message will say when it is ready: the stack has no notification topic (deploy it with "
+            "-c notify_email=ADDRESS or -c alarm_email=ADDRESS), or its check could not be queued",
+            err=err,
+        )
 
 
 def show_summary(render: Renderer, summary: RestoreSummary, report: RestoreReport) -> None:

@@ -157,6 +157,13 @@ def run(args: argparse.Namespace) -> int:
     if not report.ok:
         restore_cmd.show_failures(render, report)
         return ExitCode.FAILED
+    restore_cmd.show_notification(
+        render,
+        summary,
+        closing="you may stop waiting here (Ctrl-C) and close this terminal, then rerun this command: it "
+        "requests nothing twice and runs duplicity",
+        err=True,
+    )
     point = restore_flow.RestorePoint(command.bucket, request, restore_time)
     try:
         status = restore_cmd.wait_until_readable(

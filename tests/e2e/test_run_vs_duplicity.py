@@ -16,6 +16,7 @@ import os
 import shlex
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,13 +26,18 @@ import pytest
 
 from glacierable import restore_flow
 from glacierable.clients import s3_client
+from glacierable.handlers import restore as restore_handler
+from glacierable.handlers import restore_worker
 from glacierable.names import format_time
+from glacierable.ready import MIN_INTERVAL, ReadyCheck
 from glacierable_cli import main, selection
 from glacierable_dev.duplicity_runner import DUPLICITY, PAR2, PAR2_MISSING_REASON, DuplicityRunner
 from glacierable_dev.emulator import MotoServer
+from glacierable_dev.lambdas import FakeLambdaContext
 from glacierable_dev.source_tree import compare, hash_tree, write_random
 from tests.duplicity_oracle import parse_required_volumes
 from tests.integration.test_restore import count_restores, list_restore_states_like_aws
+from tests.integration.test_restore_cli import FakeLambda, use_lambda
 
 pytestmark = pytest.mark.duplicity
 
@@ -40,6 +46,8 @@ PAR2_FOLDER = "hosts/par2"
 PLAIN_FOLDER = "hosts/plain"
 CTRL_C_FOLDER = "hosts/ctrl-c"
 """Its own copy of the plain backup: nothing in it is thawed by the other tests."""
+FUNCTION_FOLDER = "hosts/function"
+"""Another copy, for `run --function`."""
 FULL_AT = 1_700_000_000
 INC_AT = FULL_AT + 86_400
 PASSPHRASE = "pass-Xyzzy-4711"
@@ -86,7 +94,12 @@ def backup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backup]:
         runner = DuplicityRunner.in_folder(workdir, endpoint_url=server.url, passphrase=PASSPHRASE)
         boto3.client("s3", endpoint_url=server.url).create_bucket(Bucket=BUCKET)
         snapshots: dict[int, dict[str, str]] = {}
-        for folder, par2 in ((PAR2_FOLDER, True), (PLAIN_FOLDER, False), (CTRL_C_FOLDER, False)):
+        for folder, par2 in (
+            (PAR2_FOLDER, True),
+            (PLAIN_FOLDER, False),
+            (CTRL_C_FOLDER, False),
+            (FUNCTION_FOLDER, False),
+        ):
             source = workdir / f"source-{folder.replace('/', '-')}"
             _write_source(source)
             snapshots[FULL_AT] = hash_tree(source)  # the same seeds and times in every folder
@@ -303,3 +316,55 @@ def test_the_command_printed_after_ctrl_c_waits_again_and_requests_nothing_twice
     assert code == 0, out + err
     assert Counter(backup.restores - before) == requested  # the rerun requested nothing
     assert restored_matches(target, backup.snapshots[FULL_AT], path) == []
+
+
+def test_run_through_the_function_says_a_message_will_come_and_queues_its_check(
+    env: Backup, capfd: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The deployed path in-process: the real restore Lambda (with a topic) and its workers, on this server.
+    backup = env
+    sqs = boto3.client("sqs", endpoint_url=backup.server.url)
+    sns = boto3.client("sns", endpoint_url=backup.server.url)
+    work_url = sqs.create_queue(QueueName="run-restore")["QueueUrl"]
+    checks_url = sqs.create_queue(QueueName="run-ready")["QueueUrl"]
+    topic = sns.create_topic(Name="run-notify")["TopicArn"]
+    for name, value in {
+        "BUCKET": BUCKET,
+        "RESTORE_QUEUE_URL": work_url,
+        "READY_QUEUE_URL": checks_url,
+        "NOTIFY_TOPIC_ARN": topic,
+    }.items():
+        monkeypatch.setenv(name, value)
+    s3 = s3_client(endpoint_url=backup.server.url)
+    delays: list[int] = []
+
+    def undelayed(params: dict[str, Any], **_: Any) -> None:
+        # moto delays in wall-clock time: record the check's delay, and make it visible at once.
+        delays.append(int(params.pop("DelaySeconds", 0)))
+
+    sqs.meta.events.register("provide-client-params.sqs.SendMessage", undelayed)
+
+    def deployed(payload: dict[str, Any]) -> tuple[Any, str | None]:
+        answer = restore_handler.handler(payload, FakeLambdaContext())
+        messages = sqs.receive_message(QueueUrl=work_url, MaxNumberOfMessages=10).get("Messages", [])
+        records = [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages]
+        assert restore_worker.handler({"Records": records}, FakeLambdaContext()) == {"batchItemFailures": []}
+        return answer, None
+
+    use_lambda(monkeypatch, FakeLambda(deployed))
+    url = backup.url(FUNCTION_FOLDER, par2=False)
+    target = tmp_path / "report.txt"
+    command = user_command(backup, url, target, INC_AT, "docs/report.txt")
+    with ExitStack() as clients:
+        for module in (restore_handler, restore_worker):
+            clients.enter_context(module.s3.use(s3))
+            clients.enter_context(module.sqs.use(sqs))
+            monkeypatch.setattr(module.metrics, "namespace", "Glacierable")
+        code, out, err = glacierable(capfd, "run", "--function", "fn", "--interval", "0", "--", *command)
+    assert code == 0, out + err
+    assert f"a message on {topic} will say when everything is readable" in " ".join(err.split())
+    assert "rerun this command" in " ".join(err.split())
+    (check,) = sqs.receive_message(QueueUrl=checks_url, MaxNumberOfMessages=10)["Messages"]
+    assert delays == [MIN_INTERVAL]
+    assert ReadyCheck.from_body(check["Body"]).request.keys  # exactly duplicity's volumes
+    assert restored_matches(target, backup.snapshots[INC_AT], "docs/report.txt") == []

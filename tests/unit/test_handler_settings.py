@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from glacierable.handlers import reconcile, restore
+from glacierable.env import ConfigError as EnvConfigError
+from glacierable.handlers import reconcile, restore, restore_ready
 from glacierable.lifecycle import ARCHIVE_RULE_ID, our_rules
 
 BASE = {"BUCKET": "my-backups", "RESTORE_QUEUE_URL": "https://sqs.example/q"}
@@ -58,3 +59,20 @@ def test_reconcile_checks_no_rule_without_a_rule_id() -> None:
 def test_a_rule_id_without_valid_rule_settings_is_a_config_error(changed: dict[str, str], named: str) -> None:
     with pytest.raises(reconcile.ConfigError, match=f"{named}.*ARCHIVE_RULE_ID is set"):
         reconcile.Settings.from_env({**BASE, **RULE_ENV, **changed})
+
+
+def test_the_restore_planner_takes_the_ready_queue_and_topic_together() -> None:
+    told = restore.Settings.from_env({**BASE, "READY_QUEUE_URL": "https://q", "NOTIFY_TOPIC_ARN": "arn:t"})
+    assert (told.ready_queue_url, told.notify_topic) == ("https://q", "arn:t")
+    assert restore.Settings.from_env(BASE).ready_queue_url == ""
+    with pytest.raises(restore.ConfigError, match="READY_QUEUE_URL and NOTIFY_TOPIC_ARN go together"):
+        restore.Settings.from_env({**BASE, "READY_QUEUE_URL": "https://q"})
+
+
+def test_the_ready_checker_needs_its_bucket_queue_and_topic() -> None:
+    with pytest.raises(EnvConfigError, match="READY_QUEUE_URL, NOTIFY_TOPIC_ARN required"):
+        restore_ready.Settings.from_env({"BUCKET": "b"})
+    settings = restore_ready.Settings.from_env(
+        {"BUCKET": "b", "PREFIX": "/host1", "READY_QUEUE_URL": "https://q", "NOTIFY_TOPIC_ARN": "arn:t"}
+    )
+    assert (settings.prefix, settings.topic_arn) == ("host1", "arn:t")

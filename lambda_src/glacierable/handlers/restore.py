@@ -1,7 +1,10 @@
 """Lambda entry point: validate a restore request, plan it, and queue its restores for the workers.
 
 Environment: BUCKET and PREFIX (the stack's; requests are limited to keys under PREFIX), RESTORE_QUEUE_URL
-(the workers' queue). Planning lists the folder and reads no object (the function may not): where the
+(the workers' queue), and optionally READY_QUEUE_URL with NOTIFY_TOPIC_ARN: each restore queued also queues
+a delayed ready check there (glacierable.ready), and the answer's `notify` names the topic its message
+will come on ("none" without them).
+Planning lists the folder and reads no object (the function may not): where the
 listing reports no restore states, the workers' requests and S3's answers settle them.
 A refused request (invalid, or nothing to plan: RequestError, PlanError) queues nothing and is answered,
 not raised: the answer is a RestoreRefusal (`{"error": {"kind": "refused", ...}}`, see
@@ -27,9 +30,10 @@ from glacierable.clients import s3_client, sqs_client
 from glacierable.handlers.lazy import LazyClient
 from glacierable.plan import PlanError
 from glacierable.prefixes import PrefixError, key_prefix
-from glacierable.restore_flow import new_restore_id, prepare
+from glacierable.ready import ReadyCheck, hop_delay
+from glacierable.restore_flow import PreparedRestore, longest_hours, new_restore_id, prepare
 from glacierable.restore_request import RequestError, RestoreRequest
-from glacierable.restore_summary import RestoreRefusal
+from glacierable.restore_summary import NO_NOTIFICATION, RestoreRefusal, RestoreSummary
 from glacierable.text import first_and_more
 
 if TYPE_CHECKING:
@@ -60,6 +64,9 @@ class Settings:
     bucket: str
     queue_url: str
     prefix: str = ""
+    ready_queue_url: str = ""
+    """Where ready checks go; empty: the stack has no topic, and no notification is scheduled."""
+    notify_topic: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Settings:
@@ -73,7 +80,20 @@ class Settings:
             prefix = key_prefix(env.get("PREFIX", ""))
         except PrefixError as error:
             raise ConfigError(f"PREFIX {error}") from None
-        return cls(bucket=bucket, queue_url=queue_url, prefix=prefix)
+        ready_queue_url = env.get("READY_QUEUE_URL", "").strip()
+        notify_topic = env.get("NOTIFY_TOPIC_ARN", "").strip()
+        if bool(ready_queue_url) != bool(notify_topic):
+            raise ConfigError(
+                "environment variables READY_QUEUE_URL and NOTIFY_TOPIC_ARN go together (the ready checks' "
+                "queue and the topic their messages go to): set both or neither"
+            )
+        return cls(
+            bucket=bucket,
+            queue_url=queue_url,
+            prefix=prefix,
+            ready_queue_url=ready_queue_url,
+            notify_topic=notify_topic,
+        )
 
 
 s3 = LazyClient(s3_client)  # planning lists, one page after another
@@ -119,8 +139,42 @@ def handler(event: Any, context: LambdaContext) -> dict[str, object]:
             "queued. Rerun the "
             "same request to queue the rest: objects already restoring are not requested again"
         )
+    summary = schedule_ready_check(sqs(), settings, prepared, replace(summary, queued=queued), now=now)
+    result = summary.to_json()
     logger.info("restore queued", extra={"summary": result})
     return result
+
+
+def schedule_ready_check(
+    client: SQSClient, settings: Settings, prepared: PreparedRestore, summary: RestoreSummary, *, now: int
+) -> RestoreSummary:
+    """Queue the restore's first ready check; `summary` saying whether a message will come.
+
+    A check that cannot be queued does not fail the restore (its requests are queued): the answer says no
+    message will come, and why, so the user waits with `glacierable status` instead.
+    """
+    if not settings.ready_queue_url:
+        return replace(summary, notify=NO_NOTIFICATION)
+    check = ReadyCheck.first(
+        prepared.restore_id,
+        prepared.bucket,
+        prepared.request,
+        restore_time=prepared.restore_time,
+        now=now,
+        longest_hours=longest_hours(prepared.plan, prepared.request),
+    )
+    try:
+        client.send_message(
+            QueueUrl=settings.ready_queue_url, MessageBody=check.to_body(), DelaySeconds=hop_delay(check, now)
+        )
+    except (ClientError, BotoCoreError) as error:
+        logger.error("ready check not queued", extra={"error": describe_error(error)})
+        warning = (
+            "no message will say when this restore is ready: its check could not be queued "
+            f"({describe_error(error)}); follow it with glacierable status"
+        )
+        return replace(summary, notify=NO_NOTIFICATION, warnings=(*summary.warnings, warning))
+    return replace(summary, notify=settings.notify_topic)
 
 
 def enqueue(
