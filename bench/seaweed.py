@@ -107,6 +107,9 @@ class SeaweedServer:
                     "server",
                     "-s3",
                     f"-s3.port={s3_port}",
+                    # Fixed default ports (8181, 9101) that a second weed, or anything else, may hold.
+                    "-s3.port.iceberg=0",
+                    "-s3.port.lance=0",
                     f"-master.port={master}",
                     f"-volume.port={volume}",
                     f"-filer.port={filer}",
