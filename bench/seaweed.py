@@ -33,6 +33,8 @@ GRPC_OFFSET = 10_000
 PORT_RANGE = (20_000, 45_000)
 READY_TIMEOUT = 60.0
 START_ATTEMPTS = 3
+MAX_VOLUMES = 100
+"""At 64 MB each, at most 6.4 GB of disk, and room for every bucket's collection."""
 
 
 class SeaweedError(RuntimeError):
@@ -74,7 +76,7 @@ def weed_binary() -> str:
 class SeaweedServer:
     """`weed server -s3` on 127.0.0.1 in a private data directory; a context manager."""
 
-    def __init__(self, *, volume_size_mb: int = 256) -> None:
+    def __init__(self, *, volume_size_mb: int = 64) -> None:
         self.volume_size_mb = volume_size_mb
         self.process: subprocess.Popen[bytes] | None = None
         self.url = ""
@@ -114,6 +116,9 @@ class SeaweedServer:
                     f"-volume.port={volume}",
                     f"-filer.port={filer}",
                     f"-master.volumeSizeLimitMB={self.volume_size_mb}",
+                    # Each bucket is a collection that takes 7 volumes at once: weed's default of 8 volumes
+                    # runs out ("No writable volumes") after the second bucket.
+                    f"-volume.max={MAX_VOLUMES}",
                     "-ip=127.0.0.1",
                     "-ip.bind=127.0.0.1",
                     f"-dir={data}",
