@@ -90,6 +90,11 @@ def _tagging_rows(r: dict[str, Any]) -> list[Row]:
     )
     latency = f"+{t['latency_ms']:.0f} ms"
     proxy_used = b["requests"] / b["seconds"] if b["seconds"] else 0.0
+    # The ceiling run saturates the machine's cores (client processes, proxies and the server share them),
+    # so its rate is a floor for the proxy; its CPU per request says what the proxy alone could carry.
+    proxy_ms = 1000 * p["proxy_cores"] / p["requests_per_second"] if p["requests_per_second"] else 0.0
+    proxy_capacity = 1000 * p["proxies"] / proxy_ms if proxy_ms else 0.0
+    backfill_proxy_cores = t["cpu_cores_used"].get("backfill", {}).get("proxy", 0.0)
     return [
         (f"**Tagging on {t['server']}** ({t['objects']:,} objects per run)", "", "", ""),
         (
@@ -120,7 +125,9 @@ def _tagging_rows(r: dict[str, Any]) -> list[Row]:
             f"The proxy's own ceiling ({p['proxies']} proxy processes, 0 ms, {p['processes']} client "
             "processes), requests/s",
             f"{p['requests_per_second']:.0f} (the server alone: {p['direct_requests_per_second']:.0f}); "
-            f"the backfill used {proxy_used:.0f}",
+            f"the backfill used {proxy_used:.0f}; the proxy spends {proxy_ms:.2f} CPU-ms per request, "
+            f"so its {p['proxies']} processes would carry ~{proxy_capacity:,.0f}/s on cores of their own "
+            f"(it used {backfill_proxy_cores:.2f} cores during the backfill)",
             "",
             "",
         ),

@@ -203,7 +203,11 @@ def test_report_marks_a_missed_target_and_the_overall_verdict() -> None:
 def test_report_shows_the_client_limit_the_proxy_ceiling_and_the_design_rate() -> None:
     report = markdown(results())
     assert "300.0 (3.2 client CPU-ms per object)" in row(report, "The client's own limit")
-    assert "1500 (the server alone: 1800); the backfill used 500" in row(report, "The proxy's own ceiling")
+    proxy = row(report, "The proxy's own ceiling")
+    assert "1500 (the server alone: 1800); the backfill used 500" in proxy
+    # 0.9 cores at 1,500/s is 0.60 ms per request: 2 processes could carry 2,000 / 0.6 = 3,333/s.
+    assert "the proxy spends 0.60 CPU-ms per request, so its 2 processes would carry ~3,333/s" in proxy
+    assert "(it used 0.30 cores during the backfill)" in proxy
     assert "5 workers x 18 threads x ~10/s = 900 requests/s = 90% of S3's 1000/s" in row(
         report, "Deployed fan-out's design rate"
     )
