@@ -24,7 +24,7 @@ from bench import cold_import
 from bench.api_calls import planning_calls, tagger_calls
 from bench.report import COMMAND, evaluate, markdown
 from bench.restore_section import run_restores
-from bench.tagging_section import GROWTH, SWEEP, run_tagging
+from bench.tagging_section import GROWTH, REPEATS, SWEEP, run_tagging
 from bench.workload import create_objects, duplicity_keys
 from glacierable.clients import s3_client
 from glacierable_dev.emulator import FAKE_CREDENTIALS, MotoServer
@@ -71,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         latency_ms=args.latency_ms,
         concurrency=args.concurrency,
         serial_budget=args.serial_budget,
+        repeats=args.repeats,
         sweep=args.sweep,
         growth=args.growth,
         log=log,
@@ -148,6 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--concurrency", type=int, default=64, help="backfill concurrency")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=REPEATS,
+        help=f"interleaved runs of backfill and of the client's limit; medians reported (default: {REPEATS})",
+    )
     parser.add_argument("--restore-concurrency", type=int, default=64)
     parser.add_argument(
         "--ceiling-threads",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,14 @@ class Run:
             "objects_per_second": round(self.objects_per_second, 1),
             "cpu_ms_per_object": round(self.cpu_ms_per_object, 2),
         }
+
+
+def median_run(runs: Sequence[Run]) -> Run:
+    """The run with the median rate (the lower middle one of an even count)."""
+    if not runs:
+        raise ValueError("no runs to take the median of")
+    ranked = sorted(runs, key=lambda run: run.objects_per_second)
+    return ranked[(len(ranked) - 1) // 2]
 
 
 def command_run(argv: list[str], *, objects: int, label: str, concurrency: int = 1) -> CommandRun:

@@ -1,7 +1,8 @@
 """The tagging measures on SeaweedFS, in one run: every figure beside the serial loop and the client's limit.
 
-Order: create the objects (straight to SeaweedFS), the serial loop and backfill behind +50 ms, the client's
-own limit (no proxy, no latency), the proxy's own ceiling (several client processes through a 0 ms proxy),
+Order: create the objects (straight to SeaweedFS), the serial loop, then backfill behind +50 ms and the
+client's own limit (no proxy, no latency) REPEATS times each, interleaved, so that both medians see the same
+spells of a shared host's speed; the proxy's own ceiling (several client processes through a 0 ms proxy),
 a concurrency sweep behind +50 ms, `glacierable backfill` as a whole process, the tagger handler, and
 growth (the command over 1,000, 10,000 and 50,000 objects: time, and peak memory added per object).
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bench.meters import CpuMeter
-from bench.runs import CommandRun, Run, command_run
+from bench.runs import CommandRun, Run, command_run, median_run
 from bench.seaweed import SeaweedServer
 from bench.servers import ROOT, latency_proxy
 from bench.tagging_bench import backfill_run, serial_run, tagger_handler_run
@@ -30,6 +31,12 @@ HAMMER_PROCESSES = 3
 PROXY_PROCESSES = 2
 """Proxies sharing the port (SO_REUSEPORT): one asyncio process alone would be the ceiling here."""
 HAMMER_THREADS = 32
+REPEATS = 3
+"""Runs of backfill (+latency) and of the client's limit, interleaved; the report takes each one's median.
+
+On this kind of machine (a VM on a shared host) the same backfill ran at 259 and at 377 objects/s half an
+hour apart: one run of each would compare two different machines.
+"""
 
 
 def sweep_objects(concurrency: int) -> int:
@@ -71,6 +78,8 @@ class TaggingResults:
     tagger: Run
     sweep: list[Run] = field(default_factory=list)
     growth: list[Run] = field(default_factory=list)
+    backfill_runs: list[Run] = field(default_factory=list)  # every repeat; `backfill` is their median
+    limit_runs: list[Run] = field(default_factory=list)  # every repeat; `client_limit` is their median
     cpu_cores_used: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
@@ -99,6 +108,8 @@ class TaggingResults:
             "serial": self.serial.to_json(),
             "backfill": self.backfill.to_json(),
             "client_limit": self.client_limit.to_json(),
+            "backfill_runs": [run.to_json() for run in self.backfill_runs],
+            "client_limit_runs": [run.to_json() for run in self.limit_runs],
             "proxy_ceiling": self.proxy.to_json(),
             "command": self.command.to_json(),
             "tagger_handler": self.tagger.to_json(),
@@ -149,6 +160,7 @@ def run_tagging(
     latency_ms: float,
     concurrency: int,
     serial_budget: float,
+    repeats: int = REPEATS,
     sweep: Sequence[int] = SWEEP,
     growth: Sequence[int] = GROWTH,
     log: Callable[[str], None],
@@ -166,8 +178,8 @@ def run_tagging(
         direct.create_bucket(Bucket=BUCKET)
         prefixes = {
             "serial/": objects,
-            "backfill/": objects,
-            "limit/": objects,
+            **{f"backfill-{n}/": objects for n in range(repeats)},
+            **{f"limit-{n}/": objects for n in range(repeats)},
             "command/": objects,
             "tagger/": 100,
             **{f"sweep-{c}/": sweep_objects(c) for c in sweep},
@@ -183,20 +195,27 @@ def run_tagging(
         with CpuMeter(pids) as meter:
             serial = serial_run(slow, BUCKET, "serial/", time_budget=serial_budget)
         cpu["serial"] = meter.cores
-        log(f"(s2) backfill, concurrency {concurrency}, behind +{latency_ms:.0f} ms ...")
-        with CpuMeter(pids) as meter:
-            latency = backfill_run(slow, BUCKET, "backfill/", concurrency=concurrency, label="backfill")
-        cpu["backfill"] = meter.cores
-        log(f"(s3) the client's own limit: backfill, concurrency {concurrency}, no proxy ...")
-        with CpuMeter(pids) as meter:
-            limit = backfill_run(direct, BUCKET, "limit/", concurrency=concurrency, label="client limit")
-        cpu["client_limit"] = meter.cores
+        latency_runs: list[tuple[Run, dict[str, float]]] = []
+        limit_runs: list[tuple[Run, dict[str, float]]] = []
+        for n in range(repeats):
+            log(f"(s2) backfill, concurrency {concurrency}, +{latency_ms:.0f} ms, {n + 1} of {repeats} ...")
+            with CpuMeter(pids) as meter:
+                run = backfill_run(slow, BUCKET, f"backfill-{n}/", concurrency=concurrency, label="backfill")
+            latency_runs.append((run, meter.cores))
+            log(f"(s3) the client's limit: concurrency {concurrency}, no proxy, run {n + 1} of {repeats} ...")
+            with CpuMeter(pids) as meter:
+                run = backfill_run(
+                    direct, BUCKET, f"limit-{n}/", concurrency=concurrency, label="client limit"
+                )
+            limit_runs.append((run, meter.cores))
+        latency, cpu["backfill"] = _median_with_cores(latency_runs)
+        limit, cpu["client_limit"] = _median_with_cores(limit_runs)
         log(f"(s4) the proxy's ceiling: {HAMMER_PROCESSES} client processes through a 0 ms proxy ...")
         with CpuMeter({"seaweedfs": weed.process.pid, "proxy": fast_pids}) as meter:
-            through_proxy = _hammer(fast_url, "limit/", 4.0)
+            through_proxy = _hammer(fast_url, "limit-0/", 4.0)
         cpu["proxy_ceiling"] = meter.cores
         with CpuMeter(pids) as meter:
-            straight = _hammer(weed.url, "limit/", 4.0)
+            straight = _hammer(weed.url, "limit-0/", 4.0)
         cpu["server_ceiling"] = meter.cores
         proxy = ProxyCeiling(
             through_proxy, straight, cpu["proxy_ceiling"]["proxy"], HAMMER_PROCESSES, PROXY_PROCESSES
@@ -224,8 +243,16 @@ def run_tagging(
         tagger=tagger,
         sweep=swept,
         growth=grown,
+        backfill_runs=[run for run, _ in latency_runs],
+        limit_runs=[run for run, _ in limit_runs],
         cpu_cores_used=cpu,
     )
+
+
+def _median_with_cores(runs: list[tuple[Run, dict[str, float]]]) -> tuple[Run, dict[str, float]]:
+    """The median run and the cores each process used during that very run."""
+    median = median_run([run for run, _ in runs])
+    return next((run, cores) for run, cores in runs if run is median)
 
 
 def _backfill_command(endpoint: str, prefix: str, objects: int, concurrency: int) -> CommandRun:

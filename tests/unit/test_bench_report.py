@@ -11,7 +11,7 @@ from bench.meters import Ceiling
 from bench.report import evaluate, markdown
 from bench.restore_bench import RestoreRun
 from bench.restore_section import DesignRate, RestoreResults
-from bench.runs import Run
+from bench.runs import Run, median_run
 from bench.tagging_section import ProxyCeiling, TaggingResults
 
 CORES = {"seaweedfs": 0.6, "moto": 0.6, "proxy": 0.3, "client": 0.9, "machine": 1.9, "others": 0.1}
@@ -232,3 +232,25 @@ def test_report_names_the_machine_and_the_command() -> None:
     first = markdown(results()).splitlines()[0]
     for fact in ("2026-12-02", "Linux-6.1-x86_64", "2 CPUs", "Python 3.11.7", "0.34", "`make bench`"):
         assert fact in first
+
+
+def test_repeated_runs_show_their_median_and_range() -> None:
+    runs = [
+        Run("backfill", 3000, seconds, requests=6001, client_cpu_seconds=11.0, concurrency=64)
+        for seconds in (20.0, 12.0, 10.0)
+    ]
+    median = median_run(runs)
+    assert median is runs[1]  # 250/s, between 150/s and 300/s, whatever the order they ran in
+    results_ = tagging()
+    results_.backfill, results_.backfill_runs = median, runs
+    report = markdown(results(tagging=results_.to_json()))
+    assert "250.0 (median of 3 interleaved runs, 150.0-300.0; 3.7 client CPU-ms per object)" in row(
+        report, "Backfill, concurrency 64"
+    )
+    # A single run is shown as it is.
+    assert "300.0 (3.2 client CPU-ms per object)" in row(report, "The client's own limit")
+
+
+def test_the_median_of_no_runs_is_refused() -> None:
+    with pytest.raises(ValueError, match="no runs"):
+        median_run([])
